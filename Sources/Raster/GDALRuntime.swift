@@ -1,0 +1,40 @@
+import CGDAL
+
+/// Process-wide GDAL setup. `GDALAllRegister` must run exactly once and never concurrently, so every
+/// entry point that touches GDAL goes through `GDALRuntime.ensureInitialized()` first.
+public enum GDALRuntime {
+    private static let initialization: Void = {
+        // A bounded block cache keeps memory flat whatever the raster size; an operator can still
+        // raise it with the usual GDAL_CACHEMAX environment variable.
+        if getenv("GDAL_CACHEMAX") == nil {
+            CPLSetConfigOption("GDAL_CACHEMAX", "256")
+        }
+        // Errors are reported through `RasterError` with GDAL's own message; nothing is printed.
+        CPLSetErrorHandler(CPLQuietErrorHandler)
+        GDALAllRegister()
+    }()
+
+    public static func ensureInitialized() {
+        _ = initialization
+    }
+
+    /// The GDAL release this process is linked against, e.g. "3.6.2".
+    public static var version: String {
+        ensureInitialized()
+        return String(cString: GDALVersionInfo("RELEASE_NAME"))
+    }
+}
+
+/// GDAL's last error on this thread, or nil. Read it right after the failing call.
+func lastGDALErrorMessage() -> String? {
+    guard let message = CPLGetLastErrorMsg() else { return nil }
+    let text = String(cString: message)
+    return text.isEmpty ? nil : text
+}
+
+/// Copies a string GDAL allocated for the caller and releases it.
+func takeGDALString(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+    guard let pointer else { return nil }
+    defer { VSIFree(pointer) }
+    return String(cString: pointer)
+}

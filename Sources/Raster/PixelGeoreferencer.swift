@@ -1,0 +1,59 @@
+import CGDAL
+
+/// Maps pixel/line coordinates of a raster to its native CRS: through the geotransform, or through
+/// GDAL's GCP transformer for rasters georeferenced by ground control points only.
+final class PixelGeoreferencer {
+    private enum Method {
+        case affine(GeoTransform)
+        case gcps(UnsafeMutableRawPointer)
+    }
+
+    private let method: Method
+    let spatialReference: SpatialReference
+    /// Approximate size of one pixel in native units, used for tolerances.
+    let pixelSize: Double
+
+    init(dataset: Dataset) throws {
+        if let transform = dataset.geoTransform {
+            guard let srs = dataset.spatialReference else {
+                throw RasterError.notGeoreferenced(path: dataset.path)
+            }
+            method = .affine(transform)
+            spatialReference = srs
+            pixelSize = max(transform.resolution.x, transform.resolution.y)
+        } else if dataset.gcpCount >= 3, let srs = dataset.gcpSpatialReference {
+            CPLErrorReset()
+            guard let transformer = GDALCreateGCPTransformer(Int32(dataset.gcpCount), GDALGetGCPs(dataset.handle), 0, 0)
+            else {
+                throw RasterError.cannotOpen(path: dataset.path,
+                                             reason: "its GCPs do not define a usable transformation: "
+                                                 + (lastGDALErrorMessage() ?? "degenerate control points"))
+            }
+            method = .gcps(transformer)
+            spatialReference = srs
+            pixelSize = 0
+        } else {
+            throw RasterError.notGeoreferenced(path: dataset.path)
+        }
+    }
+
+    deinit {
+        if case let .gcps(transformer) = method { GDALDestroyGCPTransformer(transformer) }
+    }
+
+    /// Maps points in place; false if a point could not be mapped.
+    func map(xs: inout [Double], ys: inout [Double]) -> Bool {
+        switch method {
+        case let .affine(transform):
+            for index in xs.indices {
+                (xs[index], ys[index]) = transform.apply(column: xs[index], row: ys[index])
+            }
+            return true
+        case let .gcps(transformer):
+            var zs = [Double](repeating: 0, count: xs.count)
+            var success = [Int32](repeating: 0, count: xs.count)
+            let ok = GDALGCPTransform(transformer, 0, Int32(xs.count), &xs, &ys, &zs, &success)
+            return ok != 0 && success.allSatisfy { $0 != 0 }
+        }
+    }
+}
