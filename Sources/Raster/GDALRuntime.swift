@@ -26,14 +26,14 @@ public enum GDALRuntime {
 }
 
 /// GDAL's last error on this thread, or nil. Read it right after the failing call.
-func lastGDALErrorMessage() -> String? {
+package func lastGDALErrorMessage() -> String? {
     guard let message = CPLGetLastErrorMsg() else { return nil }
     let text = String(cString: message)
     return text.isEmpty ? nil : text
 }
 
 /// Copies a string GDAL allocated for the caller and releases it.
-func takeGDALString(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
+package func takeGDALString(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {
     guard let pointer else { return nil }
     defer { VSIFree(pointer) }
     return String(cString: pointer)

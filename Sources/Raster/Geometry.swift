@@ -2,15 +2,15 @@ import CGDAL
 
 /// An OGR geometry, owned. All geometry work (union, simplify, area, WKT and GeoJSON) is OGR's.
 public final class Geometry {
-    let handle: OGRGeometryH
+    package let handle: OGRGeometryH
 
     /// Takes ownership of `handle`.
-    init(owning handle: OGRGeometryH) {
+    package init(owning handle: OGRGeometryH) {
         self.handle = handle
     }
 
     /// A copy of a geometry someone else owns (a feature's, a parent's).
-    init(copying handle: OGRGeometryH) {
+    package init(copying handle: OGRGeometryH) {
         self.handle = OGR_G_Clone(handle)
     }
 

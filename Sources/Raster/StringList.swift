@@ -1,10 +1,10 @@
 import CGDAL
 
 /// Owns a GDAL string list (`char **`, "CSL") and destroys it once.
-final class StringList {
-    private(set) var pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+package final class StringList {
+    package private(set) var pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 
-    init(_ values: [String] = []) {
+    package init(_ values: [String] = []) {
         for value in values { append(value) }
     }
 
@@ -23,7 +23,7 @@ final class StringList {
     }
 
     /// The list as GDAL's `CSLConstList` / `const char *const *` parameters want it.
-    var constPointer: UnsafePointer<UnsafePointer<CChar>?>? {
+    package var constPointer: UnsafePointer<UnsafePointer<CChar>?>? {
         pointer.map { UnsafePointer(OpaquePointer($0)) }
     }
 }

@@ -1,0 +1,22 @@
+/// Why a catalog operation was refused. `field` names the part of the request that is wrong.
+public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidName(String)
+    case invalidConfiguration(field: String, message: String)
+    case invalidAttribute(field: String, message: String)
+    case invalidCondition(String)
+    case notFound(String)
+    case alreadyExists(String)
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidName(message): return message
+        case let .invalidConfiguration(field, message): return "\(field): \(message)"
+        case let .invalidAttribute(field, message): return "\(field): \(message)"
+        case let .invalidCondition(message): return "condition: \(message)"
+        case let .notFound(name): return "\(name) does not exist"
+        case let .alreadyExists(message): return message
+        case let .storage(message): return "catalog storage: \(message)"
+        }
+    }
+}

@@ -1,0 +1,428 @@
+import CGDAL
+import Foundation
+import Raster
+
+/// The raster catalog index: one feature table per catalog (footprint, the user's typed attributes,
+/// the system fields) and a registry table of catalogs and their configurations. Everything goes
+/// through OGR, so the default GeoPackage opens in QGIS and `ogrinfo`, and a PostGIS `PG:` connection
+/// can be the store with the same code.
+///
+/// One OGR connection, used by one thread at a time: every method takes the store's lock.
+public final class CatalogStore: @unchecked Sendable {
+    private let handle: GDALDatasetH
+    private let lock = NSLock()
+    static let registryTable = "raster_catalogs"
+
+    /// Opens the catalog store at `location`: a GeoPackage path (created if missing) or an OGR
+    /// connection string such as `PG:dbname=rasters`.
+    public init(location: String) throws {
+        GDALRuntime.ensureInitialized()
+        CPLErrorReset()
+        let isPath = !location.contains(":") || location.hasPrefix("/")
+        if isPath, !FileManager.default.fileExists(atPath: location) {
+            guard let driver = GDALGetDriverByName("GPKG"),
+                  let created = GDALCreate(driver, location, 0, 0, 0, GDT_Unknown, nil) else {
+                throw CatalogError.storage("cannot create \(location): \(lastGDALErrorMessage() ?? "unknown error")")
+            }
+            handle = created
+        } else {
+            let flags = UInt32(GDAL_OF_VECTOR | GDAL_OF_UPDATE | GDAL_OF_VERBOSE_ERROR)
+            guard let opened = GDALOpenEx(location, flags, nil, nil, nil) else {
+                throw CatalogError.storage("cannot open \(location): \(lastGDALErrorMessage() ?? "unknown error")")
+            }
+            handle = opened
+        }
+        try ensureRegistry()
+    }
+
+    deinit { GDALClose(handle) }
+
+    // MARK: Catalogs
+
+    /// Creates a catalog. An existing one with the same configuration is returned as it is; one
+    /// with a different configuration is `alreadyExists`.
+    @discardableResult
+    public func createCatalog(_ name: CatalogName, configuration: AttributesConfiguration) throws -> CatalogInfo {
+        try configuration.validate()
+        return try locked {
+            if let existing = try catalogLocked(name) {
+                guard existing.configuration == configuration else {
+                    throw CatalogError.alreadyExists("catalog \(name) already exists with another configuration")
+                }
+                return existing
+            }
+            let tableName = configuration.tableName ?? name.defaultTableName
+            if GDALDatasetGetLayerByName(handle, tableName) != nil {
+                throw CatalogError.alreadyExists("table \(tableName) is already used by another catalog")
+            }
+            try transaction {
+                try createItemTable(tableName, configuration: configuration)
+                let registry = try layer(Self.registryTable)
+                let feature = OGR_F_Create(OGR_L_GetLayerDefn(registry))!
+                defer { OGR_F_Destroy(feature) }
+                try set(feature, "name", .string(name.description), kind: .string)
+                try set(feature, "table_name", .string(tableName), kind: .string)
+                try set(feature, "configuration", .string(try JSONValue.from(configuration).jsonText), kind: .string)
+                try set(feature, "created_at", .string(ISO8601.format(Date())), kind: .dateTime)
+                try check(OGR_L_CreateFeature(registry, feature), "registering catalog \(name)")
+            }
+            guard let created = try catalogLocked(name) else { throw CatalogError.storage("catalog \(name) vanished") }
+            return created
+        }
+    }
+
+    public func catalog(_ name: CatalogName) throws -> CatalogInfo? {
+        try locked { try catalogLocked(name) }
+    }
+
+    public func requireCatalog(_ name: CatalogName) throws -> CatalogInfo {
+        guard let info = try catalog(name) else { throw CatalogError.notFound("catalog \(name)") }
+        return info
+    }
+
+    /// All catalogs, or those of one namespace, by name.
+    public func catalogs(namespace: String? = nil) throws -> [CatalogInfo] {
+        try locked {
+            try registryRows().compactMap { row -> CatalogInfo? in
+                guard let name = try? CatalogName(row.name), namespace == nil || name.namespace == namespace else {
+                    return nil
+                }
+                return try catalogLocked(name)
+            }.sorted { $0.name < $1.name }
+        }
+    }
+
+    /// Removes a catalog and its table; returns the stored raster paths its items had.
+    @discardableResult
+    public func deleteCatalog(_ name: CatalogName) throws -> [String] {
+        try locked {
+            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            let paths = try itemsLocked(info, bbox: nil, condition: nil, limit: nil, offset: 0).map(\.system.path)
+            try transaction {
+                let registry = try layer(Self.registryTable)
+                OGR_L_SetAttributeFilter(registry, "name = \(sqlLiteral(name.description))")
+                defer { OGR_L_SetAttributeFilter(registry, nil) }
+                OGR_L_ResetReading(registry)
+                while let feature = OGR_L_GetNextFeature(registry) {
+                    let fid = OGR_F_GetFID(feature)
+                    OGR_F_Destroy(feature)
+                    try check(OGR_L_DeleteFeature(registry, fid), "removing catalog \(name)")
+                }
+            }
+            for index in 0..<GDALDatasetGetLayerCount(handle) {
+                let candidate = GDALDatasetGetLayer(handle, index)
+                if String(cString: OGR_L_GetName(candidate)) == info.tableName {
+                    try check(GDALDatasetDeleteLayer(handle, index), "dropping table \(info.tableName)")
+                    break
+                }
+            }
+            return paths
+        }
+    }
+
+    // MARK: Items
+
+    /// Registers one raster in one transaction.
+    public func insert(_ item: NewCatalogItem, into name: CatalogName) throws {
+        try locked {
+            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            let attributes = try info.configuration.validateValues(item.attributes)
+            let table = try layer(info.tableName)
+            let feature = OGR_F_Create(OGR_L_GetLayerDefn(table))!
+            defer { OGR_F_Destroy(feature) }
+            guard case let .object(system) = try JSONValue.from(item.system) else { return }
+            for field in SystemField.all {
+                try set(feature, field.column, system[field.key] ?? .null, kind: field.kind)
+            }
+            for definition in info.configuration.attributes {
+                try set(feature, definition.column, attributes[definition.attributeName] ?? .null,
+                        kind: definition.type.storageKind)
+            }
+            let geometry = try Geometry(wkt: item.footprintWKT)
+            guard let multi = OGR_G_ForceToMultiPolygon(OGR_G_Clone(geometry.handle)) else {
+                throw CatalogError.storage("the footprint is not a polygon")
+            }
+            try check(OGR_F_SetGeometryDirectly(feature, multi), "setting the footprint")
+            try transaction {
+                try check(OGR_L_CreateFeature(table, feature), "registering \(item.system.sourceFile)")
+            }
+        }
+    }
+
+    /// Items whose footprint intersects `bbox` (west, south, east, north in EPSG:4326) and that match
+    /// `condition` (see `Condition`), in insertion order.
+    public func items(in name: CatalogName, bbox: Envelope? = nil, condition: String? = nil,
+                      limit: Int? = nil, offset: Int = 0) throws -> [CatalogItem] {
+        try locked {
+            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            return try itemsLocked(info, bbox: bbox, condition: condition, limit: limit, offset: offset)
+        }
+    }
+
+    public func item(id: String, in name: CatalogName) throws -> CatalogItem? {
+        try items(in: name, condition: "id = \(sqlLiteral(id))", limit: 1).first
+    }
+
+    public func item(sha256: String, in name: CatalogName) throws -> CatalogItem? {
+        try items(in: name, condition: "sha256 = \(sqlLiteral(sha256))", limit: 1).first
+    }
+
+    /// All stored raster paths across every catalog (for consistency checks and recovery).
+    public func allStoredPaths() throws -> Set<String> {
+        var paths = Set<String>()
+        for info in try catalogs() {
+            paths.formUnion(try items(in: info.name).map(\.system.path))
+        }
+        return paths
+    }
+
+    /// Removes one item; returns it (so its raster can be removed), nil if there was none.
+    @discardableResult
+    public func deleteItem(id: String, in name: CatalogName) throws -> CatalogItem? {
+        try locked {
+            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            let table = try layer(info.tableName)
+            OGR_L_SetAttributeFilter(table, "item_id = \(sqlLiteral(id))")
+            defer { OGR_L_SetAttributeFilter(table, nil) }
+            OGR_L_ResetReading(table)
+            guard let feature = OGR_L_GetNextFeature(table) else { return nil }
+            let item = try readItem(feature, configuration: info.configuration)
+            let fid = OGR_F_GetFID(feature)
+            OGR_F_Destroy(feature)
+            try transaction { try check(OGR_L_DeleteFeature(table, fid), "deleting item \(id)") }
+            return item
+        }
+    }
+
+    // MARK: Internals (callers hold the lock)
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func transaction(_ body: () throws -> Void) throws {
+        try check(GDALDatasetStartTransaction(handle, 0), "starting a transaction")
+        do {
+            try body()
+        } catch {
+            GDALDatasetRollbackTransaction(handle)
+            throw error
+        }
+        try check(GDALDatasetCommitTransaction(handle), "committing")
+    }
+
+    private func ensureRegistry() throws {
+        guard GDALDatasetGetLayerByName(handle, Self.registryTable) == nil else { return }
+        guard let registry = GDALDatasetCreateLayer(handle, Self.registryTable, nil, wkbNone, nil) else {
+            throw CatalogError.storage("cannot create the catalog registry: \(lastGDALErrorMessage() ?? "")")
+        }
+        for (name, kind) in [("name", SystemField.Kind.string), ("table_name", .string),
+                             ("configuration", .string), ("created_at", .dateTime)] {
+            try createField(registry, name, kind: kind)
+        }
+    }
+
+    private func createItemTable(_ tableName: String, configuration: AttributesConfiguration) throws {
+        let options = StringList(["GEOMETRY_NAME=\(configuration.geometryColumn)", "FID=fid"])
+        let wgs84 = OSRNewSpatialReference(nil)
+        defer { OSRDestroySpatialReference(wgs84) }
+        OSRImportFromEPSG(wgs84, 4326)
+        OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER)
+        guard let table = GDALDatasetCreateLayer(handle, tableName, wgs84, wkbMultiPolygon, options.pointer) else {
+            throw CatalogError.storage("cannot create table \(tableName): \(lastGDALErrorMessage() ?? "")")
+        }
+        for field in SystemField.all { try createField(table, field.column, kind: field.kind) }
+        for attribute in configuration.attributes {
+            try createField(table, attribute.column, kind: attribute.type.storageKind)
+        }
+    }
+
+    private func createField(_ layer: OGRLayerH, _ name: String, kind: SystemField.Kind) throws {
+        let type: OGRFieldType
+        switch kind {
+        case .string, .json: type = OFTString
+        case .integer, .boolean: type = OFTInteger
+        case .integer64: type = OFTInteger64
+        case .real: type = OFTReal
+        case .dateTime: type = OFTDateTime
+        }
+        let definition = OGR_Fld_Create(name, type)
+        defer { OGR_Fld_Destroy(definition) }
+        if kind == .boolean { OGR_Fld_SetSubType(definition, OFSTBoolean) }
+        if kind == .json { OGR_Fld_SetSubType(definition, OFSTJSON) }
+        try check(OGR_L_CreateField(layer, definition, 1), "creating column \(name)")
+    }
+
+    private func layer(_ name: String) throws -> OGRLayerH {
+        guard let layer = GDALDatasetGetLayerByName(handle, name) else {
+            throw CatalogError.storage("table \(name) is missing")
+        }
+        return layer
+    }
+
+    private struct RegistryRow {
+        var name: String
+        var tableName: String
+        var configuration: String
+        var createdAt: String
+    }
+
+    private func registryRows(filter: String? = nil) throws -> [RegistryRow] {
+        let registry = try layer(Self.registryTable)
+        OGR_L_SetAttributeFilter(registry, filter)
+        defer { OGR_L_SetAttributeFilter(registry, nil) }
+        OGR_L_ResetReading(registry)
+        var rows: [RegistryRow] = []
+        while let feature = OGR_L_GetNextFeature(registry) {
+            defer { OGR_F_Destroy(feature) }
+            let text = { (name: String) in self.get(feature, name, kind: .string).stringValue ?? "" }
+            rows.append(RegistryRow(name: text("name"), tableName: text("table_name"),
+                                    configuration: text("configuration"),
+                                    createdAt: get(feature, "created_at", kind: .dateTime).stringValue ?? ""))
+        }
+        return rows
+    }
+
+    private func catalogLocked(_ name: CatalogName) throws -> CatalogInfo? {
+        guard let row = try registryRows(filter: "name = \(sqlLiteral(name.description))").first else { return nil }
+        let configuration = try JSONValue.parse(row.configuration).decode(as: AttributesConfiguration.self)
+        let table = try layer(row.tableName)
+        OGR_L_SetSpatialFilter(table, nil)
+        OGR_L_SetAttributeFilter(table, nil)
+        let count = Int(OGR_L_GetFeatureCount(table, 1))
+        var envelope = OGREnvelope()
+        let extent = count > 0 && OGR_L_GetExtent(table, &envelope, 1) == OGRERR_NONE
+            ? [envelope.MinX, envelope.MinY, envelope.MaxX, envelope.MaxY] : nil
+        return CatalogInfo(name: name, tableName: row.tableName, configuration: configuration,
+                           createdAt: row.createdAt, itemCount: count, extent: extent)
+    }
+
+    private func itemsLocked(_ info: CatalogInfo, bbox: Envelope?, condition: String?,
+                             limit: Int?, offset: Int) throws -> [CatalogItem] {
+        let table = try layer(info.tableName)
+        var columns = Dictionary(uniqueKeysWithValues: SystemField.all.map { ($0.key, $0.column) })
+        for attribute in info.configuration.attributes { columns[attribute.attributeName] = attribute.column }
+        let filter = try condition.map { try Condition($0, columns: columns).sql }
+        if let bbox {
+            OGR_L_SetSpatialFilterRect(table, bbox.minX, bbox.minY, bbox.maxX, bbox.maxY)
+        }
+        defer {
+            OGR_L_SetSpatialFilter(table, nil)
+            OGR_L_SetAttributeFilter(table, nil)
+        }
+        if let filter {
+            try check(OGR_L_SetAttributeFilter(table, filter), "applying the condition")
+        }
+        OGR_L_ResetReading(table)
+        var items: [CatalogItem] = []
+        var skipped = 0
+        while let feature = OGR_L_GetNextFeature(table) {
+            defer { OGR_F_Destroy(feature) }
+            if skipped < offset {
+                skipped += 1
+                continue
+            }
+            items.append(try readItem(feature, configuration: info.configuration))
+            if let limit, items.count >= limit { break }
+        }
+        return items
+    }
+
+    private func readItem(_ feature: OGRFeatureH, configuration: AttributesConfiguration) throws -> CatalogItem {
+        var system: [String: JSONValue] = [:]
+        for field in SystemField.all { system[field.key] = get(feature, field.column, kind: field.kind) }
+        var attributes: [String: JSONValue] = [:]
+        for definition in configuration.attributes {
+            attributes[definition.attributeName] = get(feature, definition.column, kind: definition.type.storageKind)
+        }
+        let geometry = OGR_F_GetGeometryRef(feature).map { Geometry(copying: $0).geoJSON() } ?? "null"
+        return CatalogItem(system: try JSONValue.object(system).decode(as: SystemFields.self),
+                           attributes: attributes, footprintGeoJSON: geometry)
+    }
+
+    private func set(_ feature: OGRFeatureH, _ column: String, _ value: JSONValue, kind: SystemField.Kind) throws {
+        let index = OGR_F_GetFieldIndex(feature, column)
+        guard index >= 0 else { throw CatalogError.storage("column \(column) is missing") }
+        switch (kind, value) {
+        case (_, .null):
+            OGR_F_SetFieldNull(feature, index)
+        case (.json, _):
+            OGR_F_SetFieldString(feature, index, value.jsonText)
+        case let (.string, .string(text)):
+            OGR_F_SetFieldString(feature, index, text)
+        case let (.integer, .int(number)):
+            OGR_F_SetFieldInteger(feature, index, Int32(number))
+        case let (.integer64, .int(number)):
+            OGR_F_SetFieldInteger64(feature, index, number)
+        case let (.real, .double(number)):
+            OGR_F_SetFieldDouble(feature, index, number)
+        case let (.real, .int(number)):
+            OGR_F_SetFieldDouble(feature, index, Double(number))
+        case let (.boolean, .bool(flag)):
+            OGR_F_SetFieldInteger(feature, index, flag ? 1 : 0)
+        case let (.dateTime, .string(text)):
+            guard let date = ISO8601.parse(text) else { throw CatalogError.storage("\(column): bad date \(text)") }
+            let parts = Calendar.utc.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond],
+                                                    from: date)
+            let seconds = Float(parts.second ?? 0) + Float(parts.nanosecond ?? 0) / 1e9
+            OGR_F_SetFieldDateTimeEx(feature, index, Int32(parts.year ?? 1970), Int32(parts.month ?? 1),
+                                     Int32(parts.day ?? 1), Int32(parts.hour ?? 0), Int32(parts.minute ?? 0),
+                                     seconds, 100)
+        default:
+            throw CatalogError.storage("\(column): value \(value.jsonText.prefix(40)) does not fit the column")
+        }
+    }
+
+    private func get(_ feature: OGRFeatureH, _ column: String, kind: SystemField.Kind) -> JSONValue {
+        let index = OGR_F_GetFieldIndex(feature, column)
+        guard index >= 0, OGR_F_IsFieldSetAndNotNull(feature, index) != 0 else { return .null }
+        switch kind {
+        case .string:
+            return .string(String(cString: OGR_F_GetFieldAsString(feature, index)))
+        case .json:
+            let text = String(cString: OGR_F_GetFieldAsString(feature, index))
+            return (try? JSONValue.parse(text)) ?? .string(text)
+        case .integer, .integer64:
+            return .int(OGR_F_GetFieldAsInteger64(feature, index))
+        case .real:
+            return .double(OGR_F_GetFieldAsDouble(feature, index))
+        case .boolean:
+            return .bool(OGR_F_GetFieldAsInteger(feature, index) != 0)
+        case .dateTime:
+            var year: Int32 = 0, month: Int32 = 0, day: Int32 = 0, hour: Int32 = 0, minute: Int32 = 0, tz: Int32 = 0
+            var second: Float = 0
+            guard OGR_F_GetFieldAsDateTimeEx(feature, index, &year, &month, &day, &hour, &minute, &second, &tz) != 0
+            else { return .null }
+            var parts = DateComponents()
+            (parts.year, parts.month, parts.day, parts.hour, parts.minute) =
+                (Int(year), Int(month), Int(day), Int(hour), Int(minute))
+            parts.second = Int(second)
+            parts.nanosecond = Int(((Double(second) - Double(Int(second))) * 1000).rounded()) * 1_000_000
+            var date = Calendar.utc.date(from: parts) ?? Date(timeIntervalSince1970: 0)
+            // OGR's time-zone flag: 100 is UTC, 100±n is UTC±n quarter hours; others are taken as UTC.
+            if tz > 1, tz != 100 { date -= TimeInterval(Int(tz) - 100) * 900 }
+            return .string(ISO8601.format(date))
+        }
+    }
+
+    private func check(_ error: OGRErr, _ operation: String) throws {
+        guard error == OGRERR_NONE else {
+            throw CatalogError.storage("\(operation) failed: \(lastGDALErrorMessage() ?? "OGR error \(error)")")
+        }
+    }
+}
+
+/// A single-quoted SQL string literal.
+func sqlLiteral(_ text: String) -> String {
+    "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+}
+
+extension Calendar {
+    static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+}
