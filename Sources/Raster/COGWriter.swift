@@ -65,10 +65,31 @@ extension Dataset {
     }
 }
 
-/// Removes a raster and any sidecars GDAL may have written next to it.
+/// Removes a raster and any sidecars that belong to it.
 public func removeDatasetFiles(at path: String) {
     let manager = FileManager.default
-    for candidate in [path, path + ".msk", path + ".aux.xml", path + ".ovr"] where manager.fileExists(atPath: candidate) {
+    let base = (path as NSString).deletingPathExtension
+    let candidates = [path, path + ".msk", path + ".aux.xml", path + ".ovr", base + ".tfw", base + ".tifw", base + ".wld"]
+    for candidate in candidates where manager.fileExists(atPath: candidate) {
         try? manager.removeItem(atPath: candidate)
+    }
+}
+
+/// Copies a raster as it is, with its sidecars (`.msk`, `.aux.xml`, world files), to `path`.
+public func copyDatasetFiles(from source: String, to path: String) throws {
+    GDALRuntime.ensureInitialized()
+    CPLErrorReset()
+    guard GDALCopyDatasetFiles(nil, path, source) == CE_None else {
+        removeDatasetFiles(at: path)
+        throw RasterError.writeFailed(path: path, reason: lastGDALErrorMessage() ?? "copy failed")
+    }
+}
+
+/// Renames a raster and its sidecars.
+public func renameDatasetFiles(from source: String, to path: String) throws {
+    GDALRuntime.ensureInitialized()
+    CPLErrorReset()
+    guard GDALRenameDataset(nil, path, source) == CE_None else {
+        throw RasterError.writeFailed(path: path, reason: lastGDALErrorMessage() ?? "rename failed")
     }
 }

@@ -1,0 +1,162 @@
+import Catalog
+import Foundation
+import Raster
+
+/// How files are imported: the `tiling` task's switches plus the COG writer's options.
+public struct ImportOptions: Sendable, Equatable {
+    public var polygonize: Bool
+    public var useCOG: Bool
+    public var cog: COGOptions
+    /// Import a file even when the catalog already holds one with the same SHA-256.
+    public var force: Bool
+    public var maxFootprintGridSide: Int
+
+    public init(polygonize: Bool = false, useCOG: Bool = true, cog: COGOptions = COGOptions(), force: Bool = false,
+                maxFootprintGridSide: Int = 2048) {
+        self.polygonize = polygonize
+        self.useCOG = useCOG
+        self.cog = cog
+        self.force = force
+        self.maxFootprintGridSide = maxFootprintGridSide
+    }
+}
+
+/// What happened to one file.
+public struct ImportOutcome: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable { case imported, skipped, failed }
+
+    public var file: String
+    public var status: Status
+    public var id: String?
+    public var path: String?
+    public var error: String?
+    public var tiles: Int = 0
+    public var overviewLevels: Int?
+    /// Overview levels asked for when more than the raster allows (the count was capped).
+    public var overviewLevelsRequested: Int?
+    public var bytesWritten: Int64 = 0
+    public var footprintVertices: Int?
+    /// Seconds spent in each phase: hash, inspect, footprint, cog, register.
+    public var seconds: [String: Double] = [:]
+}
+
+/// Imports single rasters into a library's catalogs. Blocking: call it on a worker thread.
+struct RasterImporter {
+    let library: RasterLibrary
+
+    func importFile(at source: String, named file: String, into catalog: CatalogName,
+                    attributes: [String: JSONValue], options: ImportOptions, progress: ProgressSink) -> ImportOutcome {
+        var outcome = ImportOutcome(file: file, status: .failed)
+        do {
+            try importFile(source, into: catalog, attributes: attributes, options: options, progress: progress,
+                           outcome: &outcome)
+        } catch {
+            outcome.status = .failed
+            outcome.error = String(describing: error)
+        }
+        return outcome
+    }
+
+    private func importFile(_ source: String, into catalog: CatalogName, attributes: [String: JSONValue],
+                            options: ImportOptions, progress: ProgressSink, outcome: inout ImportOutcome) throws {
+        var clock = PhaseClock()
+        let sha256 = try FileDigest.sha256(path: source)
+        clock.lap("hash", into: &outcome)
+        if !options.force, let existing = try library.store.item(sha256: sha256, in: catalog) {
+            outcome.status = .skipped
+            outcome.id = existing.system.id
+            outcome.path = existing.system.path
+            return
+        }
+        try progress.throwIfCancelled()
+
+        let dataset = try Dataset.open(source)
+        let info = dataset.inspect()
+        clock.lap("inspect", into: &outcome)
+        let footprint = try dataset.footprint(
+            FootprintOptions(polygonize: options.polygonize, maxGridSide: options.maxFootprintGridSide),
+            progress: progress.phase(0.02...0.1))
+        clock.lap("footprint", into: &outcome)
+
+        let folder = library.rasterFolder(for: catalog)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let id = UUID().uuidString.lowercased()
+        let final = folder.appendingPathComponent("\(id).tif").path
+        let partial = folder.appendingPathComponent("\(id)\(RasterLibrary.partialSuffix)").path
+        var overviewLevels = info.bands.first?.overviews ?? 0
+        if options.useCOG {
+            let result = try dataset.writeCOG(to: partial, options: options.cog, progress: progress.phase(0.1...0.97))
+            let structure = COGValidator.validate(path: partial)
+            guard structure.isValid else {
+                removeDatasetFiles(at: partial)
+                throw RasterError.writeFailed(path: final, reason: "the COG layout is invalid: "
+                    + structure.problems.joined(separator: "; "))
+            }
+            overviewLevels = result.overviewLevels
+            outcome.tiles = structure.tileCount
+            outcome.overviewLevelsRequested = result.cappedFrom
+        } else {
+            try copyDatasetFiles(from: source, to: partial)
+        }
+        clock.lap("cog", into: &outcome)
+        try progress.throwIfCancelled()
+
+        let bytes = storedBytes(partial)
+        let geographic = footprint.geographic
+        let envelope = geographic.envelope
+        let nativeEnvelope = footprint.native.envelope
+        let system = SystemFields(
+            id: id, sourceFile: outcome.file, path: final, sizeBytes: fileSize(source), sha256: sha256,
+            width: info.width, height: info.height, bandCount: info.bandCount, dataType: info.dataType,
+            crs: info.crs ?? footprint.nativeCRS.identifier,
+            resolutionX: info.resolution?[0], resolutionY: info.resolution?[1], nodata: info.noData,
+            overviewLevels: overviewLevels, tiles: outcome.tiles, cog: options.useCOG,
+            bbox: envelope.asArray, nativeCrs: footprint.nativeCRS.wkt, nativeBbox: nativeEnvelope.asArray,
+            nativeFootprint: footprint.native.wkt, footprintVertices: geographic.vertexCount,
+            createdAt: ISO8601.format(Date()))
+        do {
+            try library.store.insert(NewCatalogItem(system: system, attributes: attributes, footprintWKT: geographic.wkt),
+                                     into: catalog)
+        } catch {
+            removeDatasetFiles(at: partial)
+            throw error
+        }
+        // The row is committed; only now does the raster take its final name. A crash in between is
+        // finished by RasterLibrary's recovery at the next start.
+        do {
+            try renameDatasetFiles(from: partial, to: final)
+        } catch {
+            _ = try? library.store.deleteItem(id: id, in: catalog)
+            removeDatasetFiles(at: partial)
+            throw error
+        }
+        clock.lap("register", into: &outcome)
+        progress.update(1)
+        outcome.status = .imported
+        outcome.id = id
+        outcome.path = final
+        outcome.overviewLevels = overviewLevels
+        outcome.bytesWritten = bytes
+        outcome.footprintVertices = system.footprintVertices
+    }
+
+    private func fileSize(_ path: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    /// Bytes of the stored raster and its sidecars.
+    private func storedBytes(_ path: String) -> Int64 {
+        let base = (path as NSString).deletingPathExtension
+        return [path, path + ".msk", path + ".aux.xml", base + ".tfw", base + ".wld"].reduce(0) { $0 + fileSize($1) }
+    }
+}
+
+private struct PhaseClock {
+    private var last = DispatchTime.now()
+
+    mutating func lap(_ phase: String, into outcome: inout ImportOutcome) {
+        let now = DispatchTime.now()
+        outcome.seconds[phase] = Double(now.uptimeNanoseconds - last.uptimeNanoseconds) / 1e9
+        last = now
+    }
+}

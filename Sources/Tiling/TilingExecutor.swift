@@ -1,0 +1,192 @@
+import Catalog
+import Foundation
+import Raster
+import Synchronization
+
+/// A `tiling` task that passed validation: everything it names exists and may be written.
+public struct ValidatedTilingTask: Sendable {
+    public var task: TilingTask
+    public var catalog: CatalogName
+    public var sources: [ImportSource]
+    public var attributes: [String: JSONValue]
+    public var options: ImportOptions
+    /// The configuration to create the catalog with, when the task asks for a new one.
+    public var creates: AttributesConfiguration?
+}
+
+/// Runs `tiling` tasks: validation up front (nothing runs on a bad request), then each file through
+/// inspect, footprint, COG and register, with progress in the API's shape.
+public struct TilingExecutor: Sendable {
+    public let library: RasterLibrary
+    public let jobs: Int
+    public let cogOptions: COGOptions
+
+    public static let cancelMessage = "Cancelled by external request."
+
+    public init(library: RasterLibrary, jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
+                cogOptions: COGOptions = COGOptions()) {
+        self.library = library
+        self.jobs = jobs
+        self.cogOptions = cogOptions
+    }
+
+    /// Checks a task for `user`, whose uploads are the files it may name.
+    public func validate(_ task: TilingTask, user: String) throws -> ValidatedTilingTask {
+        let catalog: CatalogName
+        do {
+            catalog = try CatalogName(task.target.serviceName)
+        } catch {
+            throw TaskRequestError.badRequest(field: "target.serviceName", message: String(describing: error))
+        }
+        guard catalog.namespace == user || catalog.namespace == CatalogName.temporaryNamespace else {
+            throw TaskRequestError.forbidden("\(user) may not write catalog \(catalog): use the namespace "
+                + "\"\(user)\" or \"\(CatalogName.temporaryNamespace)\"")
+        }
+        var configuration: AttributesConfiguration
+        var creates: AttributesConfiguration?
+        let existing = try library.store.catalog(catalog)
+        if task.target.createNewService == true {
+            guard let requested = task.target.attributesConfiguration else {
+                throw TaskRequestError.badRequest(field: "target.attributesConfiguration",
+                                                  message: "is required when createNewService is true")
+            }
+            do {
+                try requested.validate()
+            } catch let error as CatalogError {
+                if case let .invalidConfiguration(field, message) = error {
+                    throw TaskRequestError.badRequest(field: field, message: message)
+                }
+                throw TaskRequestError.badRequest(field: "target.attributesConfiguration", message: String(describing: error))
+            }
+            if let existing, existing.configuration != requested {
+                throw TaskRequestError.conflict("catalog \(catalog) already exists with another configuration")
+            }
+            configuration = requested
+            creates = existing == nil ? requested : nil
+        } else {
+            guard let existing else {
+                throw TaskRequestError.notFound("catalog \(catalog) does not exist; set target.createNewService to "
+                    + "true and give target.attributesConfiguration to create it")
+            }
+            configuration = existing.configuration
+        }
+        guard !task.files.isEmpty else { throw TaskRequestError.badRequest(field: "files", message: "names no file") }
+        let uploads = try library.uploadFolder(for: user)
+        var sources: [ImportSource] = []
+        for (index, file) in task.files.enumerated() {
+            let name = try UploadName.sanitize(file, field: "files[\(index)]")
+            let path = uploads.appendingPathComponent(name).path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw TaskRequestError.badRequest(field: "files[\(index)]",
+                                                  message: "\"\(file)\" is not among \(user)'s uploaded files")
+            }
+            sources.append(ImportSource(path: path, name: name))
+        }
+        let attributes: [String: JSONValue]
+        do {
+            attributes = try configuration.validateValues(task.attributes ?? [:])
+        } catch let CatalogError.invalidAttribute(field, message) {
+            throw TaskRequestError.badRequest(field: field, message: message)
+        }
+        if let levels = task.maxZoomLevel, levels < 0 {
+            throw TaskRequestError.badRequest(field: "maxZoomLevel", message: "must be 0 (automatic) or more")
+        }
+        var cog = cogOptions
+        cog.overviewLevels = task.maxZoomLevel
+        let options = ImportOptions(polygonize: task.polygonize ?? false, useCOG: task.useCog ?? true, cog: cog)
+        return ValidatedTilingTask(task: task, catalog: catalog, sources: sources, attributes: attributes,
+                                   options: options, creates: creates)
+    }
+
+    /// Runs a validated task. `onProgress` sees the counts move while files are processed.
+    public func run(_ task: ValidatedTilingTask, id: String, cancellation: CancellationFlag = CancellationFlag(),
+                    onProgress: @escaping @Sendable (TaskProgress) -> Void = { _ in }) async -> TaskProgress {
+        let started = ISO8601.format(Date())
+        let report = StepReport(catalog: task.catalog, started: started, total: task.sources.count)
+        if let configuration = task.creates {
+            do {
+                try library.store.createCatalog(task.catalog, configuration: configuration)
+            } catch {
+                return report.progress(id: id, status: .failed, outcomes: [], ended: ISO8601.format(Date()),
+                                       message: "creating catalog \(task.catalog) failed: \(error)")
+            }
+        }
+        onProgress(report.progress(id: id, status: .executing, outcomes: [], ended: nil, message: nil))
+        let finished = OutcomeLog()
+        let outcomes = await BatchImport(library: library, jobs: jobs).run(
+            task.sources, into: task.catalog, attributes: task.attributes, options: task.options,
+            cancellation: cancellation
+        ) { batch in
+            guard let outcome = batch.lastFinished else { return }
+            let soFar = finished.append(outcome)
+            onProgress(report.progress(id: id, status: .executing, outcomes: soFar, ended: nil, message: nil))
+        }
+        let ended = ISO8601.format(Date())
+        if cancellation.isCancelled {
+            let kept = outcomes.filter { $0.status != .failed || $0.error != "cancelled" }
+            return report.progress(id: id, status: .canceled, outcomes: kept, ended: ended, message: Self.cancelMessage)
+        }
+        let failures = outcomes.filter { $0.status == .failed }
+        if !outcomes.isEmpty, failures.count == outcomes.count {
+            let reason = failures.first?.error ?? "unknown error"
+            let message = outcomes.count == 1 ? "\(failures[0].file): \(reason)"
+                : "all \(outcomes.count) files failed; first: \(failures[0].file): \(reason)"
+            return report.progress(id: id, status: .failed, outcomes: outcomes, ended: ended, message: message)
+        }
+        return report.progress(id: id, status: .completed, outcomes: outcomes, ended: ended, message: nil)
+    }
+}
+
+/// Outcomes in the order files finished, shared with the progress callback.
+private final class OutcomeLog: Sendable {
+    private let outcomes = Mutex<[ImportOutcome]>([])
+    func append(_ outcome: ImportOutcome) -> [ImportOutcome] {
+        outcomes.withLock {
+            $0.append(outcome)
+            return $0
+        }
+    }
+}
+
+/// Builds the API's progress object for the single `tiling` step from file outcomes.
+struct StepReport: Sendable {
+    let catalog: CatalogName
+    let started: String
+    let total: Int
+
+    func progress(id: String, status: TaskStatus, outcomes: [ImportOutcome], ended: String?,
+                  message: String?) -> TaskProgress {
+        let step = stepResult(outcomes: outcomes, ended: ended)
+        return TaskProgress(id: id, status: status, taskResult: TaskResult(message: message, stepResults: [step]),
+                            stepCount: 1, currentStepId: 0, currentStepAlreadyDone: outcomes.count,
+                            currentStepObjectCount: total)
+    }
+
+    func stepResult(outcomes: [ImportOutcome], ended: String?) -> StepResult {
+        let failures = outcomes.filter { $0.status == .failed }
+        let stored = outcomes.filter { $0.status != .failed }
+        var details: [String: JSONValue] = [
+            "Tiles created": .int(Int64(stored.reduce(0) { $0 + $1.tiles })),
+            "Bytes written": .int(stored.reduce(0) { $0 + $1.bytesWritten }),
+            "Footprint vertices": .int(Int64(stored.reduce(0) { $0 + ($1.footprintVertices ?? 0) })),
+            "Overview levels": .array(stored.compactMap { $0.overviewLevels.map { .int(Int64($0)) } }),
+            "Items": .array(stored.compactMap { $0.id.map(JSONValue.string) }),
+        ]
+        let skipped = outcomes.filter { $0.status == .skipped }
+        if !skipped.isEmpty {
+            details["Skipped (already in the catalog)"] = .array(skipped.map { .string($0.file) })
+        }
+        let capped = stored.filter { $0.overviewLevelsRequested != nil }
+        if !capped.isEmpty {
+            details["Overview levels capped"] = .array(capped.map {
+                .string("\($0.file): \($0.overviewLevelsRequested ?? 0) requested, \($0.overviewLevels ?? 0) possible")
+            })
+        }
+        return StepResult(
+            stepName: "tiling", inputSource: nil, outSource: catalog.description, startedTime: started,
+            endedTime: ended,
+            batchErrors: failures.isEmpty ? nil : failures.map { .init(file: $0.file, message: $0.error ?? "failed") },
+            batchCount: 1, inputObjectCount: total, errorCount: failures.count, outputObjectCount: stored.count,
+            resultDetails: details)
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Catalog
+import Foundation
+
+enum Output {
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        print(try json(value))
+    }
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }
+}
+
+/// A one-line progress bar on a terminal's stderr; silent elsewhere.
+final class ProgressBar: @unchecked Sendable {
+    private let lock = NSLock()
+    private let enabled = Output.stderrIsTerminal
+    private var lastDrawn = 0.0
+    private var lastFraction = -1.0
+
+    func draw(fraction: Double, finished: Int, total: Int) {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date().timeIntervalSince1970
+        guard now - lastDrawn > 0.1 || finished == total, abs(fraction - lastFraction) > 0.001 else { return }
+        lastDrawn = now
+        lastFraction = fraction
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = "\r[\(bar)] \(String(format: "%3.0f", fraction * 100))%  \(finished)/\(total) files"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// Prints a message above the bar.
+    func message(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        let prefix = enabled && lastFraction >= 0 ? "\r\u{1B}[K" : ""
+        FileHandle.standardError.write(Data((prefix + text + "\n").utf8))
+        lastFraction = -1
+    }
+
+    func finish() {
+        guard enabled, lastFraction >= 0 else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+}
+
+/// Options every command that works on a data directory takes.
+struct DataDirectoryOption: ParsableArguments {
+    @Option(name: .long, help: "The data directory: catalog.gpkg, rasters/, uploads/.")
+    var dataDir: String
+}
+
+extension CatalogName: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let name = try? CatalogName(argument) else { return nil }
+        self = name
+    }
+}
