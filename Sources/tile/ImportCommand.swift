@@ -56,7 +56,6 @@ struct ImportCommand: AsyncParsableCommand {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard maxZoom >= 0 else { throw ValidationError("--max-zoom cannot be negative") }
         if config != nil, !create { throw ValidationError("--config goes with --create") }
-        try cog.options(levels: maxZoom).validate()
     }
 
     func run() async throws {
@@ -166,6 +165,14 @@ struct COGArguments: ParsableArguments {
 
     @Option(help: "Threads for compression per file: a number or ALL_CPUS.")
     var threads: String = "ALL_CPUS"
+
+    func validate() throws {
+        do {
+            try options(levels: 0).validate()
+        } catch let error as RasterError {
+            throw ValidationError(error.description)
+        }
+    }
 
     func options(levels: Int) throws -> COGOptions {
         COGOptions(compression: compression, blockSize: blockSize, resampling: resampling, overviewLevels: levels,
