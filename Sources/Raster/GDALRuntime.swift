@@ -7,7 +7,7 @@ public enum GDALRuntime {
         // A bounded block cache keeps memory flat whatever the raster size; an operator can still
         // raise it with the usual GDAL_CACHEMAX environment variable.
         if getenv("GDAL_CACHEMAX") == nil {
-            CPLSetConfigOption("GDAL_CACHEMAX", "256")
+            CPLSetConfigOption("GDAL_CACHEMAX", "128")
         }
         // Errors are reported through `RasterError` with GDAL's own message; nothing is printed.
         CPLSetErrorHandler(CPLQuietErrorHandler)
