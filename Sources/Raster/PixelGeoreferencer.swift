@@ -10,18 +10,16 @@ final class PixelGeoreferencer {
 
     private let method: Method
     let spatialReference: SpatialReference
-    /// Approximate size of one pixel in native units, used for tolerances.
-    let pixelSize: Double
 
     init(dataset: Dataset) throws {
         if let transform = dataset.geoTransform {
             guard let srs = dataset.spatialReference else {
-                throw RasterError.notGeoreferenced(path: dataset.path)
+                throw RasterError.missingCRS(path: dataset.path)
             }
             method = .affine(transform)
             spatialReference = srs
-            pixelSize = max(transform.resolution.x, transform.resolution.y)
-        } else if dataset.gcpCount >= 3, let srs = dataset.gcpSpatialReference {
+        } else if dataset.gcpCount > 0 {
+            guard let srs = dataset.gcpSpatialReference else { throw RasterError.missingCRS(path: dataset.path) }
             CPLErrorReset()
             guard let transformer = GDALCreateGCPTransformer(Int32(dataset.gcpCount), GDALGetGCPs(dataset.handle), 0, 0)
             else {
@@ -31,7 +29,6 @@ final class PixelGeoreferencer {
             }
             method = .gcps(transformer)
             spatialReference = srs
-            pixelSize = 0
         } else {
             throw RasterError.notGeoreferenced(path: dataset.path)
         }

@@ -2,6 +2,7 @@
 public enum RasterError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case notGeoreferenced(path: String)
+    case missingCRS(path: String)
     case noValidData(path: String)
     case unreadablePixels(path: String, reason: String)
     case reprojectionFailed(reason: String)
@@ -17,6 +18,9 @@ public enum RasterError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notGeoreferenced(path):
             return "\(path) has no georeferencing (no geotransform, no GCPs, no world file): "
                 + "it cannot be placed on a map; add a .tfw/.wld world file or georeference it first"
+        case let .missingCRS(path):
+            return "\(path) has a geotransform but no coordinate reference system: add it inside the file, "
+                + "in a .aux.xml sidecar, or assign one with gdal_edit.py -a_srs"
         case let .noValidData(path):
             return "no valid data: every pixel of \(path) is nodata or masked out"
         case let .unreadablePixels(path, reason):

@@ -144,6 +144,20 @@ struct FootprintTests {
         }
     }
 
+    @Test("a world file without a CRS is refused with a message that says so")
+    func missingCRS() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        for file in ["world_file.tif", "world_file.tfw"] {
+            try FileManager.default.copyItem(atPath: TestRasters.sample(file), toPath: directory.file(file))
+        }
+        let path = directory.file("world_file.tif")
+        #expect(throws: RasterError.missingCRS(path: path)) {
+            try Dataset.open(path).footprint(FootprintOptions(polygonize: false))
+        }
+        #expect(RasterError.missingCRS(path: path).description.contains("no coordinate reference system"))
+    }
+
     @Test("a GCP-only raster is placed through GDAL's GCP transformer")
     func gcps() throws {
         let footprint = try Dataset.open(TestRasters.sample("gcps_only.tif")).footprint(FootprintOptions(polygonize: false))
