@@ -12,7 +12,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
     ],
     targets: [
         .systemLibrary(name: "CGDAL", pkgConfig: "gdal", providers: [.apt(["libgdal-dev"])]),
@@ -23,14 +29,29 @@ let package = Package(
         ]),
         .target(name: "Catalog", dependencies: ["CGDAL", "Raster"]),
         .target(name: "Tiling", dependencies: ["Raster", "Catalog"]),
+        .target(name: "Scheduler", dependencies: [
+            "Tiling", "Catalog", "Raster",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Server", dependencies: [
+            "Scheduler", "Tiling", "Catalog", "Raster",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "tile", dependencies: [
-            "Tiling", "Raster", "Catalog",
+            "Server", "Scheduler", "Tiling", "Raster", "Catalog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "TestSupport", dependencies: ["Raster"], path: "Tests/TestSupport"),
         .testTarget(name: "RasterTests", dependencies: ["Raster", "CGDAL", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Raster", "TestSupport"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Catalog", "Raster", "TestSupport"]),
         .testTarget(name: "TileCLITests", dependencies: ["tile", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["tile", "Scheduler", "TestSupport"]),
     ]
 )

@@ -26,6 +26,14 @@ public final class Geometry {
         self.init(owning: geometry)
     }
 
+    public convenience init(geoJSON: String) throws {
+        GDALRuntime.ensureInitialized()
+        guard let geometry = OGR_G_CreateGeometryFromJson(geoJSON) else {
+            throw RasterError.invalidOption("not a GeoJSON geometry: \(geoJSON.prefix(80))")
+        }
+        self.init(owning: geometry)
+    }
+
     /// A polygon from closed rings of (x, y); the first ring is the shell.
     public convenience init(polygonRings rings: [[(Double, Double)]]) {
         let polygon = OGR_G_CreateGeometry(wkbPolygon)!

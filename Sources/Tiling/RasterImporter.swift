@@ -78,11 +78,7 @@ struct RasterImporter {
             progress: progress.phase(0.02...0.1))
         clock.lap("footprint", into: &outcome)
 
-        let folder = library.rasterFolder(for: catalog)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let id = UUID().uuidString.lowercased()
-        let final = folder.appendingPathComponent("\(id).tif").path
-        let partial = folder.appendingPathComponent("\(id)\(RasterLibrary.partialSuffix)").path
+        let (id, final, partial) = try library.newRasterPaths(in: catalog)
         var overviewLevels = info.bands.first?.overviews ?? 0
         if options.useCOG {
             let result = try dataset.writeCOG(to: partial, options: options.cog, progress: progress.phase(0.1...0.97))
@@ -114,22 +110,9 @@ struct RasterImporter {
             bbox: envelope.asArray, nativeCrs: footprint.nativeCRS.wkt, nativeBbox: nativeEnvelope.asArray,
             nativeFootprint: footprint.native.wkt, footprintVertices: geographic.vertexCount,
             createdAt: ISO8601.format(Date()))
-        do {
-            try library.store.insert(NewCatalogItem(system: system, attributes: attributes, footprintWKT: geographic.wkt),
-                                     into: catalog)
-        } catch {
-            removeDatasetFiles(at: partial)
-            throw error
-        }
-        // The row is committed; only now does the raster take its final name. A crash in between is
-        // finished by RasterLibrary's recovery at the next start.
-        do {
-            try renameDatasetFiles(from: partial, to: final)
-        } catch {
-            _ = try? library.store.deleteItem(id: id, in: catalog)
-            removeDatasetFiles(at: partial)
-            throw error
-        }
+        try library.register(partial: partial,
+                             item: NewCatalogItem(system: system, attributes: attributes, footprintWKT: geographic.wkt),
+                             into: catalog)
         clock.lap("register", into: &outcome)
         progress.update(1)
         outcome.status = .imported

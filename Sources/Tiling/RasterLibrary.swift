@@ -46,6 +46,66 @@ public final class RasterLibrary: Sendable {
         return folder
     }
 
+    /// The catalog a user means by `apiName`. `temp.NAME` is each user's own scratch catalog, stored as
+    /// `temp_USER.NAME`; anything outside the user's namespace and `temp` is refused.
+    public func catalogName(_ apiName: String, user: String, field: String) throws -> CatalogName {
+        let name: CatalogName
+        do {
+            name = try CatalogName(apiName)
+        } catch {
+            throw TaskRequestError.badRequest(field: field, message: String(describing: error))
+        }
+        if name.namespace == CatalogName.temporaryNamespace {
+            return try CatalogName(namespace: Self.temporaryNamespace(of: user), name: name.name)
+        }
+        guard name.namespace == user else {
+            throw TaskRequestError.forbidden("\(user) may not use catalog \(apiName): use the namespace "
+                + "\"\(user)\" or \"\(CatalogName.temporaryNamespace)\"")
+        }
+        return name
+    }
+
+    /// The stored namespace of a user's `temp` catalogs.
+    public static func temporaryNamespace(of user: String) -> String { "\(CatalogName.temporaryNamespace)_\(user)" }
+
+    /// The name a user sees for a stored catalog (`temp_alice.x` is `temp.x` to alice).
+    public static func displayName(_ name: CatalogName, user: String) -> String {
+        name.namespace == temporaryNamespace(of: user) ? "\(CatalogName.temporaryNamespace).\(name.name)" : name.description
+    }
+
+    /// Removes a user's scratch catalogs (at logout or session expiry).
+    public func deleteTemporaryCatalogs(of user: String) throws {
+        for info in try store.catalogs(namespace: Self.temporaryNamespace(of: user)) { try deleteCatalog(info.name) }
+    }
+
+    /// Lands a raster written at `partial`: commits its catalog row, then renames the raster to the
+    /// row's path. On failure nothing is left: no row, no file. A crash between the two steps is
+    /// finished by recovery at the next open.
+    func register(partial: String, item: NewCatalogItem, into catalog: CatalogName) throws {
+        do {
+            try store.insert(item, into: catalog)
+        } catch {
+            removeDatasetFiles(at: partial)
+            throw error
+        }
+        do {
+            try renameDatasetFiles(from: partial, to: item.system.path)
+        } catch {
+            _ = try? store.deleteItem(id: item.system.id, in: catalog)
+            removeDatasetFiles(at: partial)
+            throw error
+        }
+    }
+
+    /// A new item's final and temporary raster paths in a catalog's folder.
+    func newRasterPaths(in catalog: CatalogName) throws -> (id: String, final: String, partial: String) {
+        let folder = rasterFolder(for: catalog)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let id = UUID().uuidString.lowercased()
+        return (id, folder.appendingPathComponent("\(id).tif").path,
+                folder.appendingPathComponent("\(id)\(Self.partialSuffix)").path)
+    }
+
     /// Removes a catalog, its items and their rasters.
     public func deleteCatalog(_ name: CatalogName) throws {
         for path in try store.deleteCatalog(name) { removeDatasetFiles(at: path) }

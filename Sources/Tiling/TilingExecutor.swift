@@ -7,6 +7,8 @@ import Synchronization
 public struct ValidatedTilingTask: Sendable {
     public var task: TilingTask
     public var catalog: CatalogName
+    /// The catalog as the user named it (`temp.x` rather than its stored name).
+    public var displayName: String
     public var sources: [ImportSource]
     public var attributes: [String: JSONValue]
     public var options: ImportOptions
@@ -30,21 +32,14 @@ public struct TilingExecutor: Sendable {
         self.cogOptions = cogOptions
     }
 
-    /// Checks a task for `user`, whose uploads are the files it may name.
-    public func validate(_ task: TilingTask, user: String) throws -> ValidatedTilingTask {
-        let catalog: CatalogName
-        do {
-            catalog = try CatalogName(task.target.serviceName)
-        } catch {
-            throw TaskRequestError.badRequest(field: "target.serviceName", message: String(describing: error))
-        }
-        guard catalog.namespace == user || catalog.namespace == CatalogName.temporaryNamespace else {
-            throw TaskRequestError.forbidden("\(user) may not write catalog \(catalog): use the namespace "
-                + "\"\(user)\" or \"\(CatalogName.temporaryNamespace)\"")
-        }
+    /// Checks a task for `user`, whose uploads are the files it may name. `planned` holds catalogs that
+    /// earlier steps of the same pipeline will create.
+    public func validate(_ task: TilingTask, user: String,
+                         planned: [CatalogName: AttributesConfiguration] = [:]) throws -> ValidatedTilingTask {
+        let catalog = try library.catalogName(task.target.serviceName, user: user, field: "target.serviceName")
         var configuration: AttributesConfiguration
         var creates: AttributesConfiguration?
-        let existing = try library.store.catalog(catalog)
+        let existing = try library.store.catalog(catalog)?.configuration ?? planned[catalog]
         if task.target.createNewService == true {
             guard let requested = task.target.attributesConfiguration else {
                 throw TaskRequestError.badRequest(field: "target.attributesConfiguration",
@@ -58,7 +53,7 @@ public struct TilingExecutor: Sendable {
                 }
                 throw TaskRequestError.badRequest(field: "target.attributesConfiguration", message: String(describing: error))
             }
-            if let existing, existing.configuration != requested {
+            if let existing, existing != requested {
                 throw TaskRequestError.conflict("catalog \(catalog) already exists with another configuration")
             }
             configuration = requested
@@ -68,7 +63,7 @@ public struct TilingExecutor: Sendable {
                 throw TaskRequestError.notFound("catalog \(catalog) does not exist; set target.createNewService to "
                     + "true and give target.attributesConfiguration to create it")
             }
-            configuration = existing.configuration
+            configuration = existing
         }
         guard !task.files.isEmpty else { throw TaskRequestError.badRequest(field: "files", message: "names no file") }
         let uploads = try library.uploadFolder(for: user)
@@ -94,15 +89,15 @@ public struct TilingExecutor: Sendable {
         var cog = cogOptions
         cog.overviewLevels = task.maxZoomLevel
         let options = ImportOptions(polygonize: task.polygonize ?? false, useCOG: task.useCog ?? true, cog: cog)
-        return ValidatedTilingTask(task: task, catalog: catalog, sources: sources, attributes: attributes,
-                                   options: options, creates: creates)
+        return ValidatedTilingTask(task: task, catalog: catalog, displayName: task.target.serviceName, sources: sources,
+                                   attributes: attributes, options: options, creates: creates)
     }
 
     /// Runs a validated task. `onProgress` sees the counts move while files are processed.
     public func run(_ task: ValidatedTilingTask, id: String, cancellation: CancellationFlag = CancellationFlag(),
                     onProgress: @escaping @Sendable (TaskProgress) -> Void = { _ in }) async -> TaskProgress {
         let started = ISO8601.format(Date())
-        let report = StepReport(catalog: task.catalog, started: started, total: task.sources.count)
+        let report = StepReport(target: task.displayName, started: started, total: task.sources.count)
         if let configuration = task.creates {
             do {
                 try library.store.createCatalog(task.catalog, configuration: configuration)
@@ -148,9 +143,11 @@ private final class OutcomeLog: Sendable {
     }
 }
 
-/// Builds the API's progress object for the single `tiling` step from file outcomes.
+/// Builds the API's progress object for one step (`tiling` or `copy`) from file outcomes.
 struct StepReport: Sendable {
-    let catalog: CatalogName
+    var stepName = "tiling"
+    var source: String?
+    let target: String
     let started: String
     let total: Int
 
@@ -183,7 +180,7 @@ struct StepReport: Sendable {
             })
         }
         return StepResult(
-            stepName: "tiling", inputSource: nil, outSource: catalog.description, startedTime: started,
+            stepName: stepName, inputSource: source, outSource: target, startedTime: started,
             endedTime: ended,
             batchErrors: failures.isEmpty ? nil : failures.map { .init(file: $0.file, message: $0.error ?? "failed") },
             batchCount: 1, inputObjectCount: total, errorCount: failures.count, outputObjectCount: stored.count,

@@ -10,7 +10,7 @@ struct Tile: AsyncParsableCommand {
         2 for usage errors.
         """,
         subcommands: [ImportCommand.self, CatalogCommand.self, InfoCommand.self, ValidateCommand.self,
-                      RunTaskCommand.self])
+                      RunTaskCommand.self, ServeCommand.self, UsersCommand.self])
 }
 
 @main

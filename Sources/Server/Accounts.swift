@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import HummingbirdBcrypt
+import JWTKit
+import Scheduler
+import Tiling
+
+/// Users, passwords (bcrypt) and login sessions (JWT, HMAC-SHA256). A token is valid while its session
+/// exists: logout deletes the session, so the token stops working at once.
+public final class Accounts: Sendable {
+    struct SessionClaims: JWTPayload {
+        var sub: SubjectClaim
+        var exp: ExpirationClaim
+        var jti: IDClaim
+
+        func verify(using algorithm: some JWTAlgorithm) async throws {
+            try exp.verifyNotExpired()
+        }
+    }
+
+    public static let cookieName = "token"
+    let store: TaskStore
+    let keys: JWTKeyCollection
+    let sessionLifetime: TimeInterval
+
+    public init(store: TaskStore, secret: String, sessionLifetime: TimeInterval) async {
+        self.store = store
+        self.sessionLifetime = sessionLifetime
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    }
+
+    /// The JWT signing secret kept in the data directory, created (mode 0600) at first start.
+    public static func secret(in directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("jwt-secret")
+        if let existing = try? String(contentsOf: file, encoding: .utf8), existing.count >= 32 {
+            return existing.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: file.path, contents: Data(secret.utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: file.path])
+        }
+        return secret
+    }
+
+    /// User names are identifiers (they are catalog namespaces); `temp` is reserved.
+    public static func validateUserName(_ name: String) throws {
+        let allowed = name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
+        }
+        guard !name.isEmpty, name.count <= 50, allowed, !("0"..."9").contains(name.unicodeScalars.first!) else {
+            throw TaskRequestError.badRequest(field: "username",
+                                              message: "use letters, digits and underscores, starting with a letter")
+        }
+        guard !name.lowercased().hasPrefix("temp") else {
+            throw TaskRequestError.badRequest(field: "username", message: "names starting with \"temp\" are reserved")
+        }
+    }
+
+    public static func hash(password: String) -> String { Bcrypt.hash(password, cost: 10) }
+
+    /// A token for `username`, or nil when the user or the password is wrong (the same either way).
+    func login(username: String, password: String) async throws -> String? {
+        let hash = try store.passwordHash(of: username)
+        // Verify against a dummy hash for unknown users, so the answer takes the same time.
+        let verified = await Blocking.verify(password, hash: hash ?? Self.dummyHash)
+        guard hash != nil, verified else { return nil }
+        let session = UUID().uuidString.lowercased()
+        let expires = Date().addingTimeInterval(sessionLifetime)
+        try store.addSession(id: session, user: username, expires: expires)
+        return try await keys.sign(SessionClaims(sub: .init(value: username), exp: .init(value: expires),
+                                                 jti: .init(value: session)))
+    }
+
+    /// The user and session of a valid token, nil otherwise.
+    func authenticate(token: String) async -> (user: String, session: String)? {
+        guard let claims = try? await keys.verify(token, as: SessionClaims.self),
+              (try? store.isSessionLive(id: claims.jti.value, user: claims.sub.value)) == true else { return nil }
+        return (claims.sub.value, claims.jti.value)
+    }
+
+    private static let dummyHash = Bcrypt.hash("not a password", cost: 10)
+}
+
+extension Blocking {
+    static func verify(_ password: String, hash: String) async -> Bool {
+        (try? await run { Bcrypt.verify(password, hash: hash) }) ?? false
+    }
+}
+
+/// Sets `context.user` from `Authorization: Bearer TOKEN` or the `token` cookie; 401 without one.
+struct AuthMiddleware: RouterMiddleware {
+    let accounts: Accounts
+
+    func handle(_ request: Request, context: AppContext,
+                next: (Request, AppContext) async throws -> Response) async throws -> Response {
+        guard let token = Self.token(in: request), let session = await accounts.authenticate(token: token) else {
+            throw APIError.unauthorized
+        }
+        var context = context
+        context.user = session.user
+        context.sessionID = session.session
+        return try await next(request, context)
+    }
+
+    static func token(in request: Request) -> String? {
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+            return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
+        for cookieHeader in request.headers[values: .cookie] {
+            for pair in cookieHeader.split(separator: ";") {
+                let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0] == Accounts.cookieName { return String(parts[1]) }
+            }
+        }
+        return nil
+    }
+}

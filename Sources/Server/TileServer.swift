@@ -1,0 +1,130 @@
+import Catalog
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Scheduler
+import Tiling
+
+/// The HTTP front of the scheduler: routes of the API contract over `Scheduler`, `RasterLibrary` and
+/// `Accounts`. Thin: every route is a few lines of mapping.
+public struct TileServer: Sendable {
+    public struct Settings: Sendable {
+        public var host: String
+        public var port: Int
+        public var basePath: String
+        public var maxUploadBytes: Int64
+        public var sessionLifetime: TimeInterval
+
+        public init(host: String = "127.0.0.1", port: Int = 8080, basePath: String = "",
+                    maxUploadBytes: Int64 = 4 << 30, sessionLifetime: TimeInterval = 12 * 3600) {
+            self.host = host
+            self.port = port
+            self.basePath = basePath
+            self.maxUploadBytes = maxUploadBytes
+            self.sessionLifetime = sessionLifetime
+        }
+    }
+
+    let settings: Settings
+    let library: RasterLibrary
+    let scheduler: Scheduler
+    let accounts: Accounts
+    let logger: Logger
+
+    public init(settings: Settings, library: RasterLibrary, scheduler: Scheduler, accounts: Accounts, logger: Logger) {
+        self.settings = settings
+        self.library = library
+        self.scheduler = scheduler
+        self.accounts = accounts
+        self.logger = logger
+    }
+
+    /// Serves until SIGTERM or SIGINT, then lets the scheduler re-queue running tasks.
+    /// `onRunning` receives the bound port (useful with port 0).
+    public func run(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let router = Router(context: AppContext.self)
+        router.add(middleware: JSONErrorMiddleware())
+        let base = settings.basePath.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let root = base.isEmpty ? router.group() : router.group(RouterPath(base))
+        addOperationRoutes(root)
+        addAccountRoutes(root)
+        let authenticated = root.group().add(middleware: AuthMiddleware(accounts: accounts))
+        addUploadRoutes(authenticated)
+        addSchedulerRoutes(authenticated)
+        addLayerRoutes(authenticated)
+
+        let sweeper = Task { [library, accounts, logger] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(60))
+                for user in (try? accounts.store.expireSessions()) ?? [] {
+                    try? library.deleteTemporaryCatalogs(of: user)
+                    logger.info("session expired; temp catalogs removed", metadata: ["user": "\(user)"])
+                }
+            }
+        }
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tile"),
+            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.runService()
+        sweeper.cancel()
+        await scheduler.shutdown()
+    }
+
+    // MARK: Accounts
+
+    func addAccountRoutes(_ group: RouterGroup<AppContext>) {
+        let login: @Sendable (Request, AppContext) async throws -> Response = { request, _ in
+            let body = try await request.jsonBody(limit: 64 << 10)
+            guard case let .object(fields) = body, case let .string(username)? = fields["username"],
+                  case let .string(password)? = fields["password"] else {
+                throw APIError.badRequest("send {\"username\": ..., \"password\": ...}")
+            }
+            guard let token = try await accounts.login(username: username, password: password) else {
+                throw APIError(.unauthorized, "unauthorized", "wrong user name or password")
+            }
+            let cookie = "\(Accounts.cookieName)=\(token); Path=/; HttpOnly; SameSite=Lax; "
+                + "Max-Age=\(Int(settings.sessionLifetime))"
+            return JSONResponse.make(.object(["token": .string(token), "username": .string(username)]),
+                                     headers: [.setCookie: cookie])
+        }
+        group.post("account/login", use: login)
+        group.group().add(middleware: AuthMiddleware(accounts: accounts)).post("account/logout") { _, context in
+            let user = try context.requireUser()
+            if let session = context.sessionID { try accounts.store.removeSession(id: session) }
+            try await Blocking.run { [library] in try library.deleteTemporaryCatalogs(of: user) }
+            return JSONResponse.make(.object(["username": .string(user), "loggedOut": .bool(true)]),
+                                     headers: [.setCookie: "\(Accounts.cookieName)=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"])
+        }
+    }
+
+    // MARK: Operations
+
+    func addOperationRoutes(_ group: RouterGroup<AppContext>) {
+        group.get("health") { _, _ in JSONResponse.make(.object(["status": .string("ok")])) }
+        group.get("metrics") { _, _ in
+            let metrics = try await scheduler.metrics()
+            var lines = ["# HELP tile_tasks Tasks by status.", "# TYPE tile_tasks gauge"]
+            for status in TaskStatus.allCases {
+                lines.append("tile_tasks{status=\"\(status.rawValue)\"} \(metrics.tasksByStatus[status] ?? 0)")
+            }
+            lines += [
+                "# HELP tile_task_duration_seconds Wall time of finished tasks since this process started.",
+                "# TYPE tile_task_duration_seconds summary",
+                "tile_task_duration_seconds_sum \(metrics.durationSecondsSum)",
+                "tile_task_duration_seconds_count \(metrics.durationCount)",
+                "# HELP tile_bytes_written_total Bytes of rasters stored since this process started.",
+                "# TYPE tile_bytes_written_total counter",
+                "tile_bytes_written_total \(metrics.bytesWritten)",
+                "# HELP tile_tasks_running Tasks running now.", "# TYPE tile_tasks_running gauge",
+                "tile_tasks_running \(metrics.running)",
+                "# HELP tile_tasks_queued Tasks waiting for a worker.", "# TYPE tile_tasks_queued gauge",
+                "tile_tasks_queued \(metrics.queued)",
+            ]
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))
+        }
+    }
+}

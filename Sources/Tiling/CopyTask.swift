@@ -1,0 +1,132 @@
+import Catalog
+import Foundation
+import Raster
+
+/// The body of a `copy` task: catalog items (with their rasters) from one catalog to another.
+public struct CopyTask: Codable, Sendable, Equatable {
+    public struct Source: Codable, Sendable, Equatable {
+        public var serviceName: String
+    }
+
+    public var source: Source
+    public var target: TilingTask.Target
+    /// Only items matching this condition (see `Condition`); all items when absent.
+    public var condition: String?
+}
+
+public struct ValidatedCopyTask: Sendable {
+    public var source: CatalogName
+    public var sourceDisplayName: String
+    public var target: CatalogName
+    public var targetDisplayName: String
+    public var condition: String?
+    public var creates: AttributesConfiguration?
+}
+
+extension TilingExecutor {
+    public func validate(_ task: CopyTask, user: String,
+                         planned: [CatalogName: AttributesConfiguration] = [:]) throws -> ValidatedCopyTask {
+        let source = try library.catalogName(task.source.serviceName, user: user, field: "source.serviceName")
+        let target = try library.catalogName(task.target.serviceName, user: user, field: "target.serviceName")
+        guard let sourceConfiguration = try library.store.catalog(source)?.configuration ?? planned[source] else {
+            throw TaskRequestError.notFound("catalog \(task.source.serviceName) does not exist")
+        }
+        let existing = try library.store.catalog(target)?.configuration ?? planned[target]
+        var creates: AttributesConfiguration?
+        if task.target.createNewService == true {
+            let requested = task.target.attributesConfiguration ?? sourceConfiguration
+            if let existing, existing != requested {
+                throw TaskRequestError.conflict("catalog \(task.target.serviceName) already exists with another configuration")
+            }
+            creates = existing == nil ? requested : nil
+        } else if existing == nil {
+            throw TaskRequestError.notFound("catalog \(task.target.serviceName) does not exist; set "
+                + "target.createNewService to true to create it")
+        }
+        if let condition = task.condition, try library.store.catalog(source) != nil {
+            do {
+                _ = try library.store.items(in: source, condition: condition, limit: 0)
+            } catch let error as CatalogError {
+                throw TaskRequestError.badRequest(field: "condition", message: error.description)
+            }
+        }
+        return ValidatedCopyTask(source: source, sourceDisplayName: task.source.serviceName, target: target,
+                                 targetDisplayName: task.target.serviceName, condition: task.condition, creates: creates)
+    }
+
+    /// Copies the matching items. Items whose content is already in the target are skipped.
+    public func run(_ task: ValidatedCopyTask, id: String, cancellation: CancellationFlag = CancellationFlag(),
+                    onProgress: @escaping @Sendable (TaskProgress) -> Void = { _ in }) async -> TaskProgress {
+        let started = ISO8601.format(Date())
+        let library = self.library
+        let result: Result<[ImportOutcome], Error> = await Result(catching: {
+            try await Blocking.run {
+                if let configuration = task.creates { try library.store.createCatalog(task.target, configuration: configuration) }
+                let targetConfiguration = try library.store.requireCatalog(task.target).configuration
+                let items = try library.store.items(in: task.source, condition: task.condition)
+                return items.map { item -> ImportOutcome in
+                    guard !cancellation.isCancelled else {
+                        return ImportOutcome(file: item.system.sourceFile, status: .failed, error: "cancelled")
+                    }
+                    return Self.copy(item, to: task.target, configuration: targetConfiguration, library: library)
+                }
+            }
+        })
+        let ended = ISO8601.format(Date())
+        let outcomes: [ImportOutcome]
+        switch result {
+        case let .success(copied): outcomes = copied
+        case let .failure(error):
+            let report = StepReport(stepName: "copy", source: task.sourceDisplayName, target: task.targetDisplayName,
+                                    started: started, total: 0)
+            return report.progress(id: id, status: .failed, outcomes: [], ended: ended, message: "copy failed: \(error)")
+        }
+        let report = StepReport(stepName: "copy", source: task.sourceDisplayName, target: task.targetDisplayName,
+                                started: started, total: outcomes.count)
+        if cancellation.isCancelled {
+            return report.progress(id: id, status: .canceled, outcomes: outcomes.filter { $0.error != "cancelled" },
+                                   ended: ended, message: Self.cancelMessage)
+        }
+        let failed = !outcomes.isEmpty && outcomes.allSatisfy { $0.status == .failed }
+        let progress = report.progress(id: id, status: failed ? .failed : .completed, outcomes: outcomes, ended: ended,
+                                       message: failed ? "every item failed to copy; first: \(outcomes[0].error ?? "")" : nil)
+        onProgress(progress)
+        return progress
+    }
+
+    private static func copy(_ item: CatalogItem, to target: CatalogName, configuration: AttributesConfiguration,
+                             library: RasterLibrary) -> ImportOutcome {
+        var outcome = ImportOutcome(file: item.system.sourceFile, status: .failed)
+        do {
+            if let existing = try library.store.item(sha256: item.system.sha256, in: target) {
+                outcome.status = .skipped
+                outcome.id = existing.system.id
+                return outcome
+            }
+            let (id, final, partial) = try library.newRasterPaths(in: target)
+            try copyDatasetFiles(from: item.system.path, to: partial)
+            var system = item.system
+            system.id = id
+            system.path = final
+            system.createdAt = ISO8601.format(Date())
+            let attributes = item.attributes.filter { configuration.attribute(named: $0.key) != nil }
+            let geometry = try Geometry(geoJSON: item.footprintGeoJSON)
+            try library.register(partial: partial,
+                                 item: NewCatalogItem(system: system, attributes: attributes, footprintWKT: geometry.wkt),
+                                 into: target)
+            outcome.status = .imported
+            outcome.id = id
+            outcome.path = final
+            outcome.overviewLevels = system.overviewLevels
+        } catch {
+            outcome.error = String(describing: error)
+        }
+        return outcome
+    }
+}
+
+extension Result where Failure == Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
