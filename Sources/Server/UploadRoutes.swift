@@ -1,7 +1,6 @@
 import Catalog
 import Foundation
 import Hummingbird
-import MultipartKit
 import NIOCore
 import Tiling
 
@@ -17,50 +16,29 @@ extension TileServer {
                 guard let boundary = Self.boundary(of: contentType) else {
                     throw APIError.badRequest("multipart/form-data without a boundary")
                 }
-                let parser = MultipartParser(boundary: boundary)
-                var failure: (any Error)?
-                var headers: [String: String] = [:]
-                parser.onHeader = { name, value in headers[name.lowercased()] = value }
-                parser.onBody = { buffer in
-                    guard failure == nil else { return }
-                    do {
-                        if !writer.isOpen {
-                            guard let name = Self.fileName(in: headers["content-disposition"] ?? "") else { return }
-                            try writer.begin(name: name)
-                        }
-                        try writer.write(buffer)
-                    } catch { failure = error }
+                let parser = MultipartStream(boundary: boundary)
+                parser.onPart = { headers in
+                    // Plain form fields (no filename) are ignored.
+                    if let name = Self.fileName(in: headers["content-disposition"] ?? "") { try writer.begin(name: name) }
                 }
-                parser.onPartComplete = {
-                    guard failure == nil else { return }
-                    do {
-                        if writer.isOpen {
-                            try writer.finish()
-                        } else if let name = Self.fileName(in: headers["content-disposition"] ?? "") {
-                            try writer.begin(name: name)  // an empty file
-                            try writer.finish()
-                        }
-                    } catch { failure = error }
-                    headers = [:]
-                }
+                parser.onBody = { bytes in try writer.write(bytes) }
+                parser.onPartEnd = { try writer.finish() }
                 do {
                     for try await buffer in request.body {
-                        try parser.execute(buffer)
-                        if let failure { throw failure }
+                        try buffer.withUnsafeReadableBytes { try parser.feed($0) }
                     }
-                } catch let error as APIError {
-                    throw error
-                } catch let error as TaskRequestError {
-                    throw error
-                } catch {
-                    throw APIError.badRequest("the multipart body could not be read: \(error)")
+                } catch let error as MultipartStream.Failure {
+                    throw APIError.badRequest(error.description)
                 }
+                guard parser.isComplete else { throw APIError.badRequest("the multipart body ended before its closing boundary") }
             } else {
                 guard let name = request.uri.queryParameters.get("name") else {
                     throw APIError.badRequest("send multipart/form-data, or a raw body with ?name=FILE")
                 }
                 try writer.begin(name: name)
-                for try await buffer in request.body { try writer.write(buffer) }
+                for try await buffer in request.body {
+                    try buffer.withUnsafeReadableBytes { try writer.write($0) }
+                }
                 try writer.finish()
             }
             guard !writer.stored.isEmpty else { throw APIError.badRequest("the request carried no file") }
@@ -137,13 +115,13 @@ final class UploadWriter {
         written = 0
     }
 
-    func write(_ buffer: ByteBuffer) throws {
+    func write(_ bytes: some Collection<UInt8>) throws {
         guard let handle else { return }
-        written += Int64(buffer.readableBytes)
+        written += Int64(bytes.count)
         guard written <= limit else {
             throw APIError(.contentTooLarge, "too_large", "\(name) is larger than the upload limit of \(limit) bytes")
         }
-        try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
+        try handle.write(contentsOf: Array(bytes))
     }
 
     func finish() throws {
