@@ -197,6 +197,10 @@ struct ServerTests {
         let id = try #require(created.object["taskId"] as? String)
         try await waitUntilExecuting(alice, id)
         try await Task.sleep(for: .milliseconds(300))
+        // GDAL works off the HTTP threads: the server answers at once while the file is converted.
+        let ping = Date()
+        #expect(try await alice.send("GET", "/scheduler/tasks/\(id)/progress").object["status"] as? String == "Executing")
+        #expect(Date().timeIntervalSince(ping) < 0.5)
         let started = Date()
         let cancelled = try await alice.send("POST", "/scheduler/tasks/\(id)/cancel")
         #expect(Date().timeIntervalSince(started) < 3)
@@ -284,6 +288,24 @@ struct ServerTests {
         #expect(features.compactMap { ($0["properties"] as? [String: Any])?["sourceFile"] as? String }.sorted() == ["large.tif", "rotated.tif"])
         let paths = features.compactMap { ($0["properties"] as? [String: Any])?["path"] as? String }
         #expect(Set(rasterFiles(server)) == Set(paths.map { ($0 as NSString).lastPathComponent }))
+    }
+
+    @Test("SIGTERM interrupts a running task cleanly; it runs again at the next start")
+    func gracefulShutdown() async throws {
+        let server = try ServerProcess()
+        defer { server.stop(); server.removeData() }
+        var alice = try await APIClient.login(server, as: "alice")
+        _ = try await alice.upload(try LargeRaster.make(in: server.dataDirectory), as: "large.tif")
+        let created = try await alice.send("POST", "/scheduler/tasks?type=tiling", json: Self.tilingTask(["large.tif"]))
+        let id = try #require(created.object["taskId"] as? String)
+        try await waitUntilExecuting(alice, id)
+        server.stop()
+        #expect(rasterFiles(server).isEmpty, "a partial raster survived the shutdown")
+        try server.start()
+        alice = try await APIClient.login(server, as: "alice")
+        let progress = try await alice.waitForTask(id)
+        #expect(progress["status"] as? String == "Completed")
+        #expect(rasterFiles(server).count == 1)
     }
 
     @Test("catalog routes: features by bbox and condition, one feature, its raster with Range, deletion; metrics")
