@@ -63,14 +63,16 @@ struct TileCLITests {
         let config = data.file("config.json")
         try #"{"attributes": [{"attributeName": "name", "type": "String"}, {"attributeName": "cloud", "type": "Double"}]}"#
             .write(toFile: config, atomically: true, encoding: .utf8)
+        var log = ""
         for (file, cloud) in [("nan_nodata.tif", "5"), ("nodata_collar.tif", "50")] {
             let result = try TileBinary.run(["import", "--data-dir", data.path, "--catalog", "alice.c", "--create",
                                              "--config", config, "--attr", "name=\(file)", "--attr", "cloud=\(cloud)",
                                              TestRasters.sample(file)])
             #expect(result.status == 0, "\(result.stderr)")
+            log += result.stderr
         }
         let list = try TileBinary.run(["catalog", "list", "--data-dir", data.path])
-        #expect(list.stdout.contains("alice.c\t2 items"))
+        #expect(list.stdout.contains("alice.c\t2 items"), "\(log)")
         let show = try #require(try TileBinary.run(["catalog", "show", "--data-dir", data.path, "alice.c"]).json() as? [String: Any])
         #expect(show["itemCount"] as? Int == 2 && (show["extent"] as? [Double])?.count == 4)
 
@@ -147,6 +149,6 @@ struct TileCLITests {
         let forbidden = task.replacingOccurrences(of: "alice.landsat_images", with: "bob.landsat_images")
         try forbidden.write(toFile: data.file("bad.json"), atomically: true, encoding: .utf8)
         let refused = try TileBinary.run(["run-task", data.file("bad.json"), "--data-dir", data.path, "--user", "alice"])
-        #expect(refused.status == 2 && refused.stderr.contains("may not write"))
+        #expect(refused.status == 2 && refused.stderr.contains("may not use catalog bob.landsat_images"))
     }
 }
