@@ -9,11 +9,10 @@ struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import rasters into a catalog: footprint, COG, one catalog item per file.",
-        discussion: """
-        PATHs are GeoTIFF files or folders, searched recursively for .tif/.tiff. Sidecars beside a raster
-        (.msk, .aux.xml, .tfw/.wld) are used. A file whose content (SHA-256) is already in the catalog is
-        skipped unless --force. With --create and no --config, every --attr becomes a String attribute.
-        """)
+        discussion: "PATHs are GeoTIFF files or folders, searched recursively for .tif/.tiff. Sidecars beside a "
+            + "raster (.msk, .aux.xml, .tfw/.wld) are used. A file whose content (SHA-256) is already in the "
+            + "catalog is skipped unless --force. With --create and no --config, every --attr becomes a String "
+            + "attribute.")
 
     @OptionGroup var data: DataDirectoryOption
 
@@ -38,7 +37,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Store the files as they are instead of rewriting them as COGs.")
     var noCog = false
 
-    @Option(help: "Files processed at once (default: the number of cores).")
+    @Option(help: "Files processed at once (defaults to the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Flag(help: "Import files even when the catalog already holds the same content.")

@@ -10,16 +10,15 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the HTTP task scheduler (tiling, copy and pipeline tasks) on a data directory.",
-        discussion: """
-        Embedded default: tasks and users in DIR/tasks.sqlite, catalogs in DIR/catalog.gpkg, rasters and
-        uploads under DIR. Prints "listening on http://HOST:PORT" once it accepts connections. SIGTERM or
-        Ctrl-C stops it gracefully: running tasks are interrupted cleanly and run again at the next start.
-        """)
+        discussion: "Embedded default: tasks and users in DIR/tasks.sqlite, catalogs in DIR/catalog.gpkg, rasters "
+            + "and uploads under DIR. Prints \"listening on http://HOST:PORT\" once it accepts connections. "
+            + "SIGTERM or Ctrl-C stops it gracefully: running tasks are interrupted cleanly and run again at the "
+            + "next start.")
 
     @OptionGroup var data: DataDirectoryOption
     @Option(name: .long, help: "Address to listen on.") var host = "127.0.0.1"
     @Option(name: .long, help: "Port (0: any free port).") var port = 8080
-    @Option(help: "Tasks run at once (default: the number of cores).") var workers = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Tasks run at once (defaults to the number of cores).") var workers = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Files of one task processed at once.") var jobs = 1
     @Option(help: "A path prefix for every route, e.g. /sp.") var basePath = ""
     @Option(help: "Seconds a task may run before it ends as Timeout.") var taskTimeout: Double = 3600

@@ -5,10 +5,8 @@ struct Tile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tile",
         abstract: "Import GeoTIFFs into raster catalogs as Cloud Optimized GeoTIFFs with valid-data footprints.",
-        discussion: """
-        Exit status: 0 when everything asked for succeeded, 1 when some of it failed (reasons on stderr),
-        2 for usage errors.
-        """,
+        discussion: "Exit status: 0 when everything asked for succeeded, 1 when some of it failed (reasons on "
+            + "stderr), 2 for usage errors.",
         subcommands: [ImportCommand.self, CatalogCommand.self, InfoCommand.self, ValidateCommand.self,
                       RunTaskCommand.self, ServeCommand.self, UsersCommand.self])
 }
