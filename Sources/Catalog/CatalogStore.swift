@@ -9,7 +9,8 @@ import Raster
 ///
 /// One OGR connection, used by one thread at a time: every method takes the store's lock.
 public final class CatalogStore: @unchecked Sendable {
-    private let handle: GDALDatasetH
+    private var openHandle: GDALDatasetH?
+    private let location: String
     private let lock = NSLock()
     static let registryTable = "raster_catalogs"
 
@@ -18,24 +19,36 @@ public final class CatalogStore: @unchecked Sendable {
     public init(location: String) throws {
         GDALRuntime.ensureInitialized()
         CPLErrorReset()
+        self.location = location
         let isPath = !location.contains(":") || location.hasPrefix("/")
         if isPath, !FileManager.default.fileExists(atPath: location) {
             guard let driver = GDALGetDriverByName("GPKG"),
                   let created = GDALCreate(driver, location, 0, 0, 0, GDT_Unknown, nil) else {
                 throw CatalogError.storage("cannot create \(location): \(lastGDALErrorMessage() ?? "unknown error")")
             }
-            handle = created
+            openHandle = created
         } else {
-            let flags = UInt32(GDAL_OF_VECTOR | GDAL_OF_UPDATE | GDAL_OF_VERBOSE_ERROR)
-            guard let opened = GDALOpenEx(location, flags, nil, nil, nil) else {
-                throw CatalogError.storage("cannot open \(location): \(lastGDALErrorMessage() ?? "unknown error")")
-            }
-            handle = opened
+            openHandle = try Self.open(location)
         }
         try ensureRegistry()
     }
 
-    deinit { GDALClose(handle) }
+    deinit { close() }
+
+    /// Closes the connection, letting OGR write what it caches (GeoPackage feature counts and extents
+    /// that other readers such as QGIS use). Call it when done: a process may otherwise exit before
+    /// the last reference goes away. Later calls do nothing; using the store afterwards is a bug.
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if let openHandle { GDALClose(openHandle) }
+        openHandle = nil
+    }
+
+    private var handle: GDALDatasetH {
+        guard let openHandle else { preconditionFailure("CatalogStore used after close()") }
+        return openHandle
+    }
 
     // MARK: Catalogs
 
@@ -255,7 +268,21 @@ public final class CatalogStore: @unchecked Sendable {
         try check(OGR_L_CreateField(layer, definition, 1), "creating column \(name)")
     }
 
+    private static func open(_ location: String) throws -> GDALDatasetH {
+        let flags = UInt32(GDAL_OF_VECTOR | GDAL_OF_UPDATE | GDAL_OF_VERBOSE_ERROR)
+        guard let opened = GDALOpenEx(location, flags, nil, nil, nil) else {
+            throw CatalogError.storage("cannot open \(location): \(lastGDALErrorMessage() ?? "unknown error")")
+        }
+        return opened
+    }
+
     private func layer(_ name: String) throws -> OGRLayerH {
+        if let layer = GDALDatasetGetLayerByName(handle, name) { return layer }
+        // OGR reads the list of tables when it opens the store; a catalog that another process (a
+        // `tile import` beside the server) created since is only seen by a new connection.
+        let fresh = try Self.open(location)
+        GDALClose(handle)
+        openHandle = fresh
         guard let layer = GDALDatasetGetLayerByName(handle, name) else {
             throw CatalogError.storage("table \(name) is missing")
         }
@@ -288,15 +315,37 @@ public final class CatalogStore: @unchecked Sendable {
     private func catalogLocked(_ name: CatalogName) throws -> CatalogInfo? {
         guard let row = try registryRows(filter: "name = \(sqlLiteral(name.description))").first else { return nil }
         let configuration = try JSONValue.parse(row.configuration).decode(as: AttributesConfiguration.self)
-        let table = try layer(row.tableName)
-        OGR_L_SetSpatialFilter(table, nil)
-        OGR_L_SetAttributeFilter(table, nil)
-        let count = Int(OGR_L_GetFeatureCount(table, 1))
-        var envelope = OGREnvelope()
-        let extent = count > 0 && OGR_L_GetExtent(table, &envelope, 1) == OGRERR_NONE
-            ? [envelope.MinX, envelope.MinY, envelope.MaxX, envelope.MaxY] : nil
+        let (count, extent) = try countAndExtent(of: try layer(row.tableName))
         return CatalogInfo(name: name, tableName: row.tableName, configuration: configuration,
                            createdAt: row.createdAt, itemCount: count, extent: extent)
+    }
+
+    /// Item count and footprint extent, read from the rows themselves. OGR's GeoPackage driver would
+    /// answer from counts it caches per connection, which go stale when another process (a `tile import`
+    /// beside a running server) adds items.
+    private func countAndExtent(of table: OGRLayerH) throws -> (Int, [Double]?) {
+        OGR_L_SetSpatialFilter(table, nil)
+        OGR_L_SetAttributeFilter(table, nil)
+        OGR_L_ResetReading(table)
+        var count = 0
+        var extent: OGREnvelope?
+        while let feature = OGR_L_GetNextFeature(table) {
+            defer { OGR_F_Destroy(feature) }
+            count += 1
+            guard let geometry = OGR_F_GetGeometryRef(feature) else { continue }
+            var envelope = OGREnvelope()
+            OGR_G_GetEnvelope(geometry, &envelope)
+            if var union = extent {
+                union.MinX = min(union.MinX, envelope.MinX)
+                union.MinY = min(union.MinY, envelope.MinY)
+                union.MaxX = max(union.MaxX, envelope.MaxX)
+                union.MaxY = max(union.MaxY, envelope.MaxY)
+                extent = union
+            } else {
+                extent = envelope
+            }
+        }
+        return (count, extent.map { [$0.MinX, $0.MinY, $0.MaxX, $0.MaxY] })
     }
 
     private func itemsLocked(_ info: CatalogInfo, bbox: Envelope?, condition: String?,

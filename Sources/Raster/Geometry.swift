@@ -163,4 +163,11 @@ public struct Envelope: Equatable, Sendable, Codable {
         self.minX = minX; self.minY = minY; self.maxX = maxX; self.maxY = maxY
     }
     public var asArray: [Double] { [minX, minY, maxX, maxY] }
+
+    /// Parses "minx,miny,maxx,maxy" (a bbox as in query strings); nil when malformed or inverted.
+    public static func parse(_ text: String) -> Envelope? {
+        let numbers = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard numbers.count == 4, numbers[0] <= numbers[2], numbers[1] <= numbers[3] else { return nil }
+        return Envelope(minX: numbers[0], minY: numbers[1], maxX: numbers[2], maxY: numbers[3])
+    }
 }

@@ -30,12 +30,16 @@ public struct RasterTaskHandler: TaskHandler {
             let task = try executor.validate(decode(TilingTask.self, parameters, field: field), user: owner,
                                              planned: planned)
             if let creates = task.creates { planned[task.catalog] = creates }
-            return PreparedTiling(executor: executor, task: task)
+            return PreparedStep { id, cancellation, onProgress in
+                await executor.run(task, id: id, cancellation: cancellation, onProgress: onProgress)
+            }
         case "copy":
             let task = try executor.validate(decode(CopyTask.self, parameters, field: field), user: owner,
                                              planned: planned)
             if let creates = task.creates { planned[task.target] = creates }
-            return PreparedCopy(executor: executor, task: task)
+            return PreparedStep { id, cancellation, onProgress in
+                await executor.run(task, id: id, cancellation: cancellation, onProgress: onProgress)
+            }
         case "pipeline" where allowPipeline:
             guard case let .object(body) = parameters, case let .array(inner)? = body["innerTasks"], !inner.isEmpty else {
                 throw TaskRequestError.badRequest(field: "innerTasks", message: "a pipeline needs a non-empty innerTasks array")
@@ -83,25 +87,18 @@ public struct RasterTaskHandler: TaskHandler {
     }
 }
 
-struct PreparedTiling: PreparedTask {
-    let executor: TilingExecutor
-    let task: ValidatedTilingTask
+/// A single-step task: a validated `tiling` or `copy` and how to run it.
+struct PreparedStep: PreparedTask {
+    let body: @Sendable (String, CancellationFlag, @escaping @Sendable (TaskProgress) -> Void) async -> TaskProgress
     var stepCount: Int { 1 }
 
-    func run(id: String, cancellation: CancellationFlag,
-             onProgress: @escaping @Sendable (TaskProgress) -> Void) async -> TaskProgress {
-        await executor.run(task, id: id, cancellation: cancellation, onProgress: onProgress)
+    init(_ body: @escaping @Sendable (String, CancellationFlag, @escaping @Sendable (TaskProgress) -> Void) async -> TaskProgress) {
+        self.body = body
     }
-}
-
-struct PreparedCopy: PreparedTask {
-    let executor: TilingExecutor
-    let task: ValidatedCopyTask
-    var stepCount: Int { 1 }
 
     func run(id: String, cancellation: CancellationFlag,
              onProgress: @escaping @Sendable (TaskProgress) -> Void) async -> TaskProgress {
-        await executor.run(task, id: id, cancellation: cancellation, onProgress: onProgress)
+        await body(id, cancellation, onProgress)
     }
 }
 

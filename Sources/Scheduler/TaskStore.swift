@@ -34,6 +34,11 @@ public struct TaskRecord: Sendable, Equatable {
 public final class TaskStore: Sendable {
     private let database: DatabaseQueue
 
+    /// The task store of a data directory.
+    public convenience init(library: RasterLibrary) throws {
+        try self.init(path: library.root.appendingPathComponent("tasks.sqlite").path)
+    }
+
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)

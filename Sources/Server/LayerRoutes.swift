@@ -111,11 +111,10 @@ extension TileServer {
     }
 
     static func boundingBox(_ text: String) throws -> Envelope {
-        let numbers = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard numbers.count == 4, numbers[0] <= numbers[2], numbers[1] <= numbers[3] else {
+        guard let envelope = Envelope.parse(text) else {
             throw APIError.badRequest("bbox: expected minx,miny,maxx,maxy in EPSG:4326")
         }
-        return Envelope(minX: numbers[0], minY: numbers[1], maxX: numbers[2], maxY: numbers[3])
+        return envelope
     }
 
     /// One range of a `Range: bytes=...` header, clamped to the file; nil when unsatisfiable.

@@ -35,6 +35,9 @@ public final class RasterLibrary: Sendable {
         recovery = try Self.recover(store: store, rasters: root.appendingPathComponent("rasters"))
     }
 
+    /// Closes the catalog store (see `CatalogStore.close`).
+    public func close() { store.close() }
+
     public func rasterFolder(for catalog: CatalogName) -> URL {
         root.appendingPathComponent("rasters").appendingPathComponent(catalog.description)
     }

@@ -17,6 +17,7 @@ struct CatalogCommand: AsyncParsableCommand {
 
         func run() async throws {
             let library = try RasterLibrary(directory: data.dataDir)
+            defer { library.close() }
             for info in try library.store.catalogs(namespace: namespace) {
                 print("\(info.name)\t\(info.itemCount) items")
             }
@@ -29,7 +30,9 @@ struct CatalogCommand: AsyncParsableCommand {
         @Argument(help: "The catalog, namespace.name.") var catalog: CatalogName
 
         func run() async throws {
-            try Output.printJSON(try existing(catalog, in: RasterLibrary(directory: data.dataDir)))
+            let library = try RasterLibrary(directory: data.dataDir)
+            defer { library.close() }
+            try Output.printJSON(try existing(catalog, in: library))
         }
     }
 
@@ -50,6 +53,7 @@ struct CatalogCommand: AsyncParsableCommand {
 
         func run() async throws {
             let library = try RasterLibrary(directory: data.dataDir)
+            defer { library.close() }
             _ = try existing(catalog, in: library)
             let envelope = try bbox.map(Self.parseBoundingBox)
             do {
@@ -62,11 +66,10 @@ struct CatalogCommand: AsyncParsableCommand {
         }
 
         static func parseBoundingBox(_ text: String) throws -> Envelope {
-            let numbers = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard numbers.count == 4, numbers[0] <= numbers[2], numbers[1] <= numbers[3] else {
+            guard let envelope = Envelope.parse(text) else {
                 throw ValidationError("--bbox takes west,south,east,north in degrees, e.g. 10,50,11,51")
             }
-            return Envelope(minX: numbers[0], minY: numbers[1], maxX: numbers[2], maxY: numbers[3])
+            return envelope
         }
     }
 
@@ -78,6 +81,7 @@ struct CatalogCommand: AsyncParsableCommand {
 
         func run() async throws {
             let library = try RasterLibrary(directory: data.dataDir)
+            defer { library.close() }
             _ = try existing(catalog, in: library)
             if let item {
                 guard try library.deleteItem(id: item, in: catalog) else {

@@ -61,6 +61,7 @@ struct ImportCommand: AsyncParsableCommand {
         let sources = try RasterFiles.find(paths)
         guard !sources.isEmpty else { throw ValidationError("no .tif or .tiff files in \(paths.joined(separator: ", "))") }
         let library = try RasterLibrary(directory: data.dataDir)
+        defer { library.close() }
         if !library.recovery.isEmpty { Output.error("recovered an interrupted import: \(library.recovery)") }
         let info = try prepareCatalog(library)
         let values = try AttributeArguments.parse(attributes, configuration: info.configuration)

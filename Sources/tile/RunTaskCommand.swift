@@ -23,6 +23,7 @@ struct RunTaskCommand: AsyncParsableCommand {
             throw ValidationError("\(taskFile) is not a tiling task: \(error)")
         }
         let library = try RasterLibrary(directory: data.dataDir)
+        defer { library.close() }
         let executor = TilingExecutor(library: library, jobs: jobs)
         let validated: ValidatedTilingTask
         do {

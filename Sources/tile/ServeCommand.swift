@@ -38,8 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "tile")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
         let library = try RasterLibrary(directory: data.dataDir)
+        defer { library.close() }
         if !library.recovery.isEmpty { logger.notice("recovered an interrupted import", metadata: ["what": "\(library.recovery)"]) }
-        let store = try TaskStore(path: library.root.appendingPathComponent("tasks.sqlite").path)
+        let store = try TaskStore(library: library)
         let accounts = await Accounts(store: store, secret: try Accounts.secret(in: library.root),
                                       sessionLifetime: sessionHours * 3600)
         let scheduler = Scheduler(
@@ -78,7 +79,8 @@ struct UsersCommand: AsyncParsableCommand {
             let password = (readLine(strippingNewline: true) ?? "")
             guard password.count >= 8 else { throw ValidationError("the password needs at least 8 characters") }
             let library = try RasterLibrary(directory: data.dataDir)
-            let store = try TaskStore(path: library.root.appendingPathComponent("tasks.sqlite").path)
+            defer { library.close() }
+            let store = try TaskStore(library: library)
             let exists = try store.passwordHash(of: name) != nil
             if exists != update {
                 throw ValidationError(exists ? "user \(name) exists (use --update to change the password)"
@@ -96,7 +98,8 @@ struct UsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let library = try RasterLibrary(directory: data.dataDir)
-            for user in try TaskStore(path: library.root.appendingPathComponent("tasks.sqlite").path).users() { print(user) }
+            defer { library.close() }
+            for user in try TaskStore(library: library).users() { print(user) }
         }
     }
 }

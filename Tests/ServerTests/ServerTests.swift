@@ -308,6 +308,29 @@ struct ServerTests {
         #expect(rasterFiles(server).count == 1)
     }
 
+    @Test("items imported by the command line beside a running server are counted by it, and by ogrinfo")
+    func commandLineBesideServer() async throws {
+        let server = try ServerProcess()
+        defer { server.stop(); server.removeData() }
+        let alice = try await APIClient.login(server, as: "alice")
+        for (index, sample) in ["rotated.tif", "south_up.tif"].enumerated() {
+            let result = try TileBinary.run(["import", "--data-dir", server.dataDirectory, "--catalog", "alice.cli", "--create",
+                                             TestRasters.sample(sample)])
+            #expect(result.status == 0, "\(result.stderr)")
+            let layer = try await alice.send("GET", "/layers/alice.cli").object
+            #expect(layer["itemCount"] as? Int == index + 1)
+        }
+        let ogrinfo = Process()
+        ogrinfo.executableURL = URL(fileURLWithPath: "/usr/bin/ogrinfo")
+        ogrinfo.arguments = ["-ro", "-so", server.dataDirectory + "/catalog.gpkg", "alice__cli"]
+        let pipe = Pipe()
+        ogrinfo.standardOutput = pipe
+        try ogrinfo.run()
+        let summary = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ogrinfo.waitUntilExit()
+        #expect(summary.contains("Feature Count: 2"), "\(summary)")
+    }
+
     @Test("catalog routes: features by bbox and condition, one feature, its raster with Range, deletion; metrics")
     func layers() async throws {
         let server = try ServerProcess()
