@@ -58,11 +58,11 @@ public final class CatalogStore: @unchecked Sendable {
     public func createCatalog(_ name: CatalogName, configuration: AttributesConfiguration) throws -> CatalogInfo {
         try configuration.validate()
         return try locked {
-            if let existing = try catalogLocked(name) {
+            if let existing = try registrationLocked(name) {
                 guard existing.configuration == configuration else {
                     throw CatalogError.alreadyExists("catalog \(name) already exists with another configuration")
                 }
-                return existing
+                return try infoLocked(existing)
             }
             let tableName = configuration.tableName ?? name.defaultTableName
             if GDALDatasetGetLayerByName(handle, tableName) != nil {
@@ -79,13 +79,13 @@ public final class CatalogStore: @unchecked Sendable {
                 try set(feature, "created_at", .string(ISO8601.format(Date())), kind: .dateTime)
                 try check(OGR_L_CreateFeature(registry, feature), "registering catalog \(name)")
             }
-            guard let created = try catalogLocked(name) else { throw CatalogError.storage("catalog \(name) vanished") }
-            return created
+            guard let created = try registrationLocked(name) else { throw CatalogError.storage("catalog \(name) vanished") }
+            return try infoLocked(created)
         }
     }
 
     public func catalog(_ name: CatalogName) throws -> CatalogInfo? {
-        try locked { try catalogLocked(name) }
+        try locked { try registrationLocked(name).map(infoLocked) }
     }
 
     public func requireCatalog(_ name: CatalogName) throws -> CatalogInfo {
@@ -97,10 +97,9 @@ public final class CatalogStore: @unchecked Sendable {
     public func catalogs(namespace: String? = nil) throws -> [CatalogInfo] {
         try locked {
             try registryRows().compactMap { row -> CatalogInfo? in
-                guard let name = try? CatalogName(row.name), namespace == nil || name.namespace == namespace else {
-                    return nil
-                }
-                return try catalogLocked(name)
+                guard let registration = try? Registration(row), namespace == nil
+                        || registration.name.namespace == namespace else { return nil }
+                return try infoLocked(registration)
             }.sorted { $0.name < $1.name }
         }
     }
@@ -109,7 +108,7 @@ public final class CatalogStore: @unchecked Sendable {
     @discardableResult
     public func deleteCatalog(_ name: CatalogName) throws -> [String] {
         try locked {
-            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
             let paths = try itemsLocked(info, bbox: nil, condition: nil, limit: nil, offset: 0).map(\.system.path)
             try transaction {
                 let registry = try layer(Self.registryTable)
@@ -138,7 +137,7 @@ public final class CatalogStore: @unchecked Sendable {
     /// Registers one raster in one transaction.
     public func insert(_ item: NewCatalogItem, into name: CatalogName) throws {
         try locked {
-            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
             let attributes = try info.configuration.validateValues(item.attributes)
             let table = try layer(info.tableName)
             let feature = OGR_F_Create(OGR_L_GetLayerDefn(table))!
@@ -167,7 +166,7 @@ public final class CatalogStore: @unchecked Sendable {
     public func items(in name: CatalogName, bbox: Envelope? = nil, condition: String? = nil,
                       limit: Int? = nil, offset: Int = 0) throws -> [CatalogItem] {
         try locked {
-            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
             return try itemsLocked(info, bbox: bbox, condition: condition, limit: limit, offset: offset)
         }
     }
@@ -182,18 +181,21 @@ public final class CatalogStore: @unchecked Sendable {
 
     /// All stored raster paths across every catalog (for consistency checks and recovery).
     public func allStoredPaths() throws -> Set<String> {
-        var paths = Set<String>()
-        for info in try catalogs() {
-            paths.formUnion(try items(in: info.name).map(\.system.path))
+        try locked {
+            var paths = Set<String>()
+            for row in try registryRows() {
+                let items = try itemsLocked(Registration(row), bbox: nil, condition: nil, limit: nil, offset: 0)
+                paths.formUnion(items.map(\.system.path))
+            }
+            return paths
         }
-        return paths
     }
 
     /// Removes one item; returns it (so its raster can be removed), nil if there was none.
     @discardableResult
     public func deleteItem(id: String, in name: CatalogName) throws -> CatalogItem? {
         try locked {
-            guard let info = try catalogLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
             let table = try layer(info.tableName)
             OGR_L_SetAttributeFilter(table, "item_id = \(sqlLiteral(id))")
             defer { OGR_L_SetAttributeFilter(table, nil) }
@@ -312,12 +314,32 @@ public final class CatalogStore: @unchecked Sendable {
         return rows
     }
 
-    private func catalogLocked(_ name: CatalogName) throws -> CatalogInfo? {
-        guard let row = try registryRows(filter: "name = \(sqlLiteral(name.description))").first else { return nil }
-        let configuration = try JSONValue.parse(row.configuration).decode(as: AttributesConfiguration.self)
-        let (count, extent) = try countAndExtent(of: try layer(row.tableName))
-        return CatalogInfo(name: name, tableName: row.tableName, configuration: configuration,
-                           createdAt: row.createdAt, itemCount: count, extent: extent)
+    /// What the registry says of a catalog: enough to read and write its items.
+    private struct Registration {
+        var name: CatalogName
+        var tableName: String
+        var configuration: AttributesConfiguration
+        var createdAt: String
+
+        init(_ row: RegistryRow) throws {
+            name = try CatalogName(row.name)
+            tableName = row.tableName
+            configuration = try JSONValue.parse(row.configuration).decode(as: AttributesConfiguration.self)
+            createdAt = row.createdAt
+        }
+    }
+
+    private func registrationLocked(_ name: CatalogName) throws -> Registration? {
+        try registryRows(filter: "name = \(sqlLiteral(name.description))").first.map(Registration.init)
+    }
+
+    /// The public view of a catalog, with its item count and extent (a scan of its rows: only for
+    /// answers that show them, never on the import or query paths).
+    private func infoLocked(_ registration: Registration) throws -> CatalogInfo {
+        let (count, extent) = try countAndExtent(of: try layer(registration.tableName))
+        return CatalogInfo(name: registration.name, tableName: registration.tableName,
+                           configuration: registration.configuration, createdAt: registration.createdAt,
+                           itemCount: count, extent: extent)
     }
 
     /// Item count and footprint extent, read from the rows themselves. OGR's GeoPackage driver would
@@ -348,7 +370,7 @@ public final class CatalogStore: @unchecked Sendable {
         return (count, extent.map { [$0.MinX, $0.MinY, $0.MaxX, $0.MaxY] })
     }
 
-    private func itemsLocked(_ info: CatalogInfo, bbox: Envelope?, condition: String?,
+    private func itemsLocked(_ info: Registration, bbox: Envelope?, condition: String?,
                              limit: Int?, offset: Int) throws -> [CatalogItem] {
         let table = try layer(info.tableName)
         var columns = Dictionary(uniqueKeysWithValues: SystemField.all.map { ($0.key, $0.column) })
