@@ -88,6 +88,12 @@ public final class CatalogStore: @unchecked Sendable {
         try locked { try registrationLocked(name).map(infoLocked) }
     }
 
+    /// A catalog's attribute configuration, nil when it does not exist. Cheaper than `catalog(_:)`,
+    /// which also counts the items.
+    public func configuration(of name: CatalogName) throws -> AttributesConfiguration? {
+        try locked { try registrationLocked(name)?.configuration }
+    }
+
     public func requireCatalog(_ name: CatalogName) throws -> CatalogInfo {
         guard let info = try catalog(name) else { throw CatalogError.notFound("catalog \(name)") }
         return info

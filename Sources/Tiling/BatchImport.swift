@@ -30,8 +30,6 @@ public struct ImportSource: Sendable, Equatable {
 public struct BatchProgress: Sendable {
     public var total: Int
     public var finished: Int
-    public var imported: Int
-    public var failed: Int
     public var fraction: Double
     public var lastFinished: ImportOutcome?
 }
@@ -97,8 +95,6 @@ private struct BatchState {
     var total: Int
     var fractions: [Int: Double] = [:]
     var finished = 0
-    var imported = 0
-    var failed = 0
 
     init(total: Int) { self.total = total }
 
@@ -110,14 +106,12 @@ private struct BatchState {
     mutating func finish(_ index: Int, _ outcome: ImportOutcome) -> BatchProgress {
         fractions[index] = nil
         finished += 1
-        if outcome.status == .failed { failed += 1 } else { imported += 1 }
         return snapshot(outcome)
     }
 
     private func snapshot(_ outcome: ImportOutcome?) -> BatchProgress {
         let running = fractions.values.reduce(0, +)
         let fraction = total == 0 ? 1 : min(1, (Double(finished) + running) / Double(total))
-        return BatchProgress(total: total, finished: finished, imported: imported, failed: failed,
-                             fraction: fraction, lastFinished: outcome)
+        return BatchProgress(total: total, finished: finished, fraction: fraction, lastFinished: outcome)
     }
 }

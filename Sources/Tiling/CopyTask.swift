@@ -28,10 +28,11 @@ extension TilingExecutor {
                          planned: [CatalogName: AttributesConfiguration] = [:]) throws -> ValidatedCopyTask {
         let source = try library.catalogName(task.source.serviceName, user: user, field: "source.serviceName")
         let target = try library.catalogName(task.target.serviceName, user: user, field: "target.serviceName")
-        guard let sourceConfiguration = try library.store.catalog(source)?.configuration ?? planned[source] else {
+        let storedSource = try library.store.configuration(of: source)
+        guard let sourceConfiguration = storedSource ?? planned[source] else {
             throw TaskRequestError.notFound("catalog \(task.source.serviceName) does not exist")
         }
-        let existing = try library.store.catalog(target)?.configuration ?? planned[target]
+        let existing = try library.store.configuration(of: target) ?? planned[target]
         var creates: AttributesConfiguration?
         if task.target.createNewService == true {
             let requested = task.target.attributesConfiguration ?? sourceConfiguration
@@ -43,7 +44,7 @@ extension TilingExecutor {
             throw TaskRequestError.notFound("catalog \(task.target.serviceName) does not exist; set "
                 + "target.createNewService to true to create it")
         }
-        if let condition = task.condition, try library.store.catalog(source) != nil {
+        if let condition = task.condition, storedSource != nil {
             do {
                 _ = try library.store.items(in: source, condition: condition, limit: 0)
             } catch let error as CatalogError {
@@ -59,10 +60,13 @@ extension TilingExecutor {
                     onProgress: @escaping @Sendable (TaskProgress) -> Void = { _ in }) async -> TaskProgress {
         let started = ISO8601.format(Date())
         let library = self.library
-        let result: Result<[ImportOutcome], Error> = await Result(catching: {
-            try await Blocking.run {
+        let outcomes: [ImportOutcome]
+        do {
+            outcomes = try await Blocking.run {
                 if let configuration = task.creates { try library.store.createCatalog(task.target, configuration: configuration) }
-                let targetConfiguration = try library.store.requireCatalog(task.target).configuration
+                guard let targetConfiguration = try library.store.configuration(of: task.target) else {
+                    throw CatalogError.notFound("catalog \(task.targetDisplayName)")
+                }
                 let items = try library.store.items(in: task.source, condition: task.condition)
                 return items.map { item -> ImportOutcome in
                     guard !cancellation.isCancelled else {
@@ -71,16 +75,13 @@ extension TilingExecutor {
                     return Self.copy(item, to: task.target, configuration: targetConfiguration, library: library)
                 }
             }
-        })
-        let ended = ISO8601.format(Date())
-        let outcomes: [ImportOutcome]
-        switch result {
-        case let .success(copied): outcomes = copied
-        case let .failure(error):
+        } catch {
             let report = StepReport(stepName: "copy", source: task.sourceDisplayName, target: task.targetDisplayName,
                                     started: started, total: 0)
-            return report.progress(id: id, status: .failed, outcomes: [], ended: ended, message: "copy failed: \(error)")
+            return report.progress(id: id, status: .failed, outcomes: [], ended: ISO8601.format(Date()),
+                                   message: "copy failed: \(error)")
         }
+        let ended = ISO8601.format(Date())
         let report = StepReport(stepName: "copy", source: task.sourceDisplayName, target: task.targetDisplayName,
                                 started: started, total: outcomes.count)
         if cancellation.isCancelled {
@@ -122,11 +123,5 @@ extension TilingExecutor {
             outcome.error = String(describing: error)
         }
         return outcome
-    }
-}
-
-extension Result where Failure == Error {
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

@@ -39,7 +39,7 @@ public struct TilingExecutor: Sendable {
         let catalog = try library.catalogName(task.target.serviceName, user: user, field: "target.serviceName")
         var configuration: AttributesConfiguration
         var creates: AttributesConfiguration?
-        let existing = try library.store.catalog(catalog)?.configuration ?? planned[catalog]
+        let existing = try library.store.configuration(of: catalog) ?? planned[catalog]
         if task.target.createNewService == true {
             guard let requested = task.target.attributesConfiguration else {
                 throw TaskRequestError.badRequest(field: "target.attributesConfiguration",

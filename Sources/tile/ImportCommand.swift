@@ -63,8 +63,7 @@ struct ImportCommand: AsyncParsableCommand {
         let library = try RasterLibrary(directory: data.dataDir)
         defer { library.close() }
         if !library.recovery.isEmpty { Output.error("recovered an interrupted import: \(library.recovery)") }
-        let info = try prepareCatalog(library)
-        let values = try AttributeArguments.parse(attributes, configuration: info.configuration)
+        let values = try AttributeArguments.parse(attributes, configuration: try prepareCatalog(library))
 
         let cancellation = CancellationFlag()
         let interrupt = SignalTrap(SIGINT) {
@@ -93,8 +92,9 @@ struct ImportCommand: AsyncParsableCommand {
         if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode.failure }
     }
 
-    private func prepareCatalog(_ library: RasterLibrary) throws -> CatalogInfo {
-        if let existing = try library.store.catalog(catalog) { return existing }
+    /// The catalog's configuration, creating the catalog first when asked to.
+    private func prepareCatalog(_ library: RasterLibrary) throws -> AttributesConfiguration {
+        if let existing = try library.store.configuration(of: catalog) { return existing }
         guard create else {
             throw ValidationError("catalog \(catalog) does not exist; add --create (and --config ATTRS.json) to create it")
         }
@@ -112,7 +112,7 @@ struct ImportCommand: AsyncParsableCommand {
             })
         }
         do {
-            return try library.store.createCatalog(catalog, configuration: configuration)
+            return try library.store.createCatalog(catalog, configuration: configuration).configuration
         } catch let error as CatalogError {
             throw ValidationError(error.description)
         }
