@@ -132,10 +132,7 @@ public actor Scheduler {
         if let index = queue.firstIndex(of: id) {
             queue.remove(at: index)
             prepared[id] = nil
-            var progress = record.progress ?? Self.emptyProgress(record)
-            progress.status = .canceled
-            progress.taskResult = progress.taskResult ?? TaskResult(message: nil, stepResults: [])
-            progress.taskResult?.message = TilingExecutor.cancelMessage
+            let progress = Self.endedProgress(record, status: .canceled, message: TilingExecutor.cancelMessage)
             try finish(id, progress: progress, status: .canceled)
             return progress
         }
@@ -177,7 +174,8 @@ public actor Scheduler {
                 do {
                     task = try handler.prepare(type: record.type, parameters: record.parameters, owner: record.owner)
                 } catch {
-                    let progress = Self.failedProgress(record, message: "cannot be run again after a restart: \(error)")
+                    let progress = Self.endedProgress(record, status: .failed,
+                                                      message: "cannot be run again after a restart: \(error)")
                     try? finish(id, progress: progress, status: .failed)
                     continue
                 }
@@ -275,9 +273,10 @@ public actor Scheduler {
                      currentStepAlreadyDone: 0, currentStepObjectCount: 0)
     }
 
-    private static func failedProgress(_ record: TaskRecord, message: String) -> TaskProgress {
+    /// The last progress of a task ended without running (cancelled in the queue, or no longer valid).
+    private static func endedProgress(_ record: TaskRecord, status: TaskStatus, message: String) -> TaskProgress {
         var progress = record.progress ?? emptyProgress(record)
-        progress.status = .failed
+        progress.status = status
         progress.taskResult = TaskResult(message: message, stepResults: progress.taskResult?.stepResults ?? [])
         return progress
     }

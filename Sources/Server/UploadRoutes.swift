@@ -64,23 +64,23 @@ extension TileServer {
     }
 
     static func boundary(of contentType: String) -> String? {
-        for part in contentType.split(separator: ";") {
-            let trimmed = part.trimmingCharacters(in: .whitespaces)
-            if trimmed.lowercased().hasPrefix("boundary=") {
-                return String(trimmed.dropFirst("boundary=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            }
-        }
-        return nil
+        headerParameter("boundary", in: contentType)
     }
 
     /// `filename` from a Content-Disposition header, or nil for a plain form field.
     static func fileName(in disposition: String) -> String? {
-        for part in disposition.split(separator: ";") {
+        guard let value = headerParameter("filename", in: disposition) else { return nil }
+        // Browsers may send a path; keep only the base name.
+        return value.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? value
+    }
+
+    /// The value of `name=value` (quotes removed) among a header's `;`-separated parameters.
+    private static func headerParameter(_ name: String, in header: String) -> String? {
+        let prefix = name + "="
+        for part in header.split(separator: ";") {
             let trimmed = part.trimmingCharacters(in: .whitespaces)
-            if trimmed.lowercased().hasPrefix("filename=") {
-                let value = String(trimmed.dropFirst("filename=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                // Browsers may send a path; keep only the base name.
-                return value.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? value
+            if trimmed.lowercased().hasPrefix(prefix) {
+                return String(trimmed.dropFirst(prefix.count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             }
         }
         return nil
