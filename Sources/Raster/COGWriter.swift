@@ -46,7 +46,7 @@ extension Dataset {
             if let output { GDALClose(output) }
             removeDatasetFiles(at: path)
             if progress.cancellation.isCancelled { throw RasterError.cancelled }
-            throw RasterError.unreadablePixels(path: self.path, reason: failure ?? "GDAL's COG driver failed")
+            throw RasterError.unreadablePixels(path: name, reason: failure ?? "GDAL's COG driver failed")
         }
         CPLErrorReset()
         GDALClose(output)

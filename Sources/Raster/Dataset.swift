@@ -6,27 +6,48 @@ import Foundation
 public final class Dataset {
     let handle: GDALDatasetH
     public let path: String
+    /// What errors call the raster: the name a user knows it by, never a server path.
+    public let name: String
 
-    private init(handle: GDALDatasetH, path: String) {
+    private init(handle: GDALDatasetH, path: String, name: String? = nil) {
         self.handle = handle
         self.path = path
+        self.name = name ?? path
     }
 
     deinit { GDALClose(handle) }
 
-    /// Opens a raster read-only. Sidecars next to the file (`.msk`, `.aux.xml`, world files) are
-    /// honoured because GDAL looks for them itself.
-    public static func open(_ path: String) throws -> Dataset {
+    /// Opens a raster read-only with the GTiff driver alone (or `drivers`). Sidecars next to the file
+    /// (`.msk`, `.aux.xml`, world files) are honoured because GDAL looks for them itself: use it for
+    /// rasters this service wrote. A user's file goes through `GeoTIFFFile`, which verifies them first.
+    public static func open(_ path: String, drivers: [String] = OpenPolicy.geoTIFFOnly) throws -> Dataset {
+        try open(path, drivers: drivers, siblings: nil, name: path)
+    }
+
+    /// Opens `path` with only `drivers`. With `siblings`, GDAL sees exactly those files beside it (it
+    /// looks for sidecars in that list instead of the folder); `name` is what errors call it.
+    static func open(_ path: String, drivers: [String], siblings: [String]?, name: String) throws -> Dataset {
         GDALRuntime.ensureInitialized()
         guard FileManager.default.fileExists(atPath: path) else {
-            throw RasterError.cannotOpen(path: path, reason: "no such file")
+            throw RasterError.cannotOpen(path: name, reason: "no such file")
         }
         CPLErrorReset()
         let flags = UInt32(GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR)
-        guard let handle = GDALOpenEx(path, flags, nil, nil, nil) else {
-            throw RasterError.cannotOpen(path: path, reason: lastGDALErrorMessage() ?? "unrecognised format")
+        let allowed = StringList(drivers)
+        let siblingList = siblings.map(StringList.init)
+        let opened = withExtendedLifetime((allowed, siblingList)) {
+            GDALOpenEx(path, flags, allowed.constPointer, nil, siblingList?.constPointer)
         }
-        return Dataset(handle: handle, path: path)
+        guard let handle = opened else {
+            throw RasterError.cannotOpen(path: name, reason: lastGDALErrorMessage().map { scrub($0, path: path, name: name) }
+                ?? "unrecognised format")
+        }
+        return Dataset(handle: handle, path: path, name: name)
+    }
+
+    /// GDAL's messages name the file by the path it was given; users know it by `name`.
+    static func scrub(_ message: String, path: String, name: String) -> String {
+        message.replacingOccurrences(of: path, with: name)
     }
 
     /// Wraps a handle this object now owns (a dataset GDAL just created).

@@ -79,7 +79,7 @@ extension Dataset {
         let gridHeight = max(1, Int((Double(height) / scale).rounded(.up)))
         guard let grid = try validityGrid(width: gridWidth, height: gridHeight, progress: progress.phase(0...0.6))
         else { return nil }
-        if !grid.contains(where: { $0 != 0 }) { throw RasterError.noValidData(path: path) }
+        if !grid.contains(where: { $0 != 0 }) { throw RasterError.noValidData(path: name) }
         if !grid.contains(0) { return nil }
 
         let cellWidth = Double(width) / Double(gridWidth)
@@ -98,7 +98,7 @@ extension Dataset {
     private func validityGrid(width gridWidth: Int, height gridHeight: Int,
                               progress: ProgressSink) throws -> [UInt8]? {
         let bands = dataBands
-        guard let first = bands.first else { throw RasterError.cannotOpen(path: path, reason: "it has no data bands") }
+        guard let first = bands.first else { throw RasterError.cannotOpen(path: name, reason: "it has no data bands") }
         if bands.contains(where: { $0.maskFlags.contains(.allValid) }) { return nil }
         let masks = first.maskFlags.contains(.perDataset) ? [first.maskBand] : bands.map(\.maskBand)
         var grid = [UInt8](repeating: 0, count: gridWidth * gridHeight)
@@ -113,7 +113,7 @@ extension Dataset {
                 : mask.readBytes(x: 0, y: 0, width: width, height: height,
                                  bufferWidth: gridWidth, bufferHeight: gridHeight, into: &scratch)
             guard ok, CPLGetLastErrorType() != CE_Failure else {
-                throw RasterError.unreadablePixels(path: path, reason: lastGDALErrorMessage() ?? "read failed")
+                throw RasterError.unreadablePixels(path: name, reason: lastGDALErrorMessage() ?? "read failed")
             }
             if target == 1 {
                 for cell in grid.indices where scratch[cell] != 0 { grid[cell] = 255 }

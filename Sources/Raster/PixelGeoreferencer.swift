@@ -14,23 +14,23 @@ final class PixelGeoreferencer {
     init(dataset: Dataset) throws {
         if let transform = dataset.geoTransform {
             guard let srs = dataset.spatialReference else {
-                throw RasterError.missingCRS(path: dataset.path)
+                throw RasterError.missingCRS(path: dataset.name)
             }
             method = .affine(transform)
             spatialReference = srs
         } else if dataset.gcpCount > 0 {
-            guard let srs = dataset.gcpSpatialReference else { throw RasterError.missingCRS(path: dataset.path) }
+            guard let srs = dataset.gcpSpatialReference else { throw RasterError.missingCRS(path: dataset.name) }
             CPLErrorReset()
             guard let transformer = GDALCreateGCPTransformer(Int32(dataset.gcpCount), GDALGetGCPs(dataset.handle), 0, 0)
             else {
-                throw RasterError.cannotOpen(path: dataset.path,
+                throw RasterError.cannotOpen(path: dataset.name,
                                              reason: "its GCPs do not define a usable transformation: "
                                                  + (lastGDALErrorMessage() ?? "degenerate control points"))
             }
             method = .gcps(transformer)
             spatialReference = srs
         } else {
-            throw RasterError.notGeoreferenced(path: dataset.path)
+            throw RasterError.notGeoreferenced(path: dataset.name)
         }
     }
 

@@ -10,6 +10,12 @@ public enum RasterError: Error, Equatable, Sendable, CustomStringConvertible {
     case cancelled
     case invalidOption(String)
     case gdal(operation: String, reason: String)
+    /// A user's file that GDAL's allowed drivers do not read; `detected` is the driver that would.
+    case notGeoTIFF(file: String, detected: String?)
+    /// A sidecar beside a user's file that is not what its name claims.
+    case badSidecar(file: String, sidecar: String, reason: String)
+    case limitExceeded(file: String, reason: String)
+    case unsafePath(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -35,6 +41,15 @@ public enum RasterError: Error, Equatable, Sendable, CustomStringConvertible {
             return message
         case let .gdal(operation, reason):
             return "\(operation) failed: \(reason)"
+        case let .notGeoTIFF(file, detected):
+            return "\(file) is not a GeoTIFF ("
+                + (detected.map { "GDAL reads it as \($0)" } ?? "GDAL does not recognise its format") + ")"
+        case let .badSidecar(file, sidecar, reason):
+            return "\(file) cannot be imported: its sidecar \(sidecar) \(reason)"
+        case let .limitExceeded(file, reason):
+            return "\(file) exceeds a raster limit: \(reason)"
+        case let .unsafePath(file, reason):
+            return "\(file) cannot be opened: \(reason)"
         }
     }
 

@@ -10,14 +10,20 @@ public struct ImportOptions: Sendable, Equatable {
     /// Import a file even when the catalog already holds one with the same SHA-256.
     public var force: Bool
     public var maxFootprintGridSide: Int
+    /// The drivers and limits a source file must pass.
+    public var policy: OpenPolicy
+    /// Sources are uploads: each must be a regular file right in its folder, never a symbolic link.
+    public var confineSources: Bool
 
     public init(polygonize: Bool = false, useCOG: Bool = true, cog: COGOptions = COGOptions(), force: Bool = false,
-                maxFootprintGridSide: Int = 2048) {
+                maxFootprintGridSide: Int = 2048, policy: OpenPolicy = OpenPolicy(), confineSources: Bool = false) {
         self.polygonize = polygonize
         self.useCOG = useCOG
         self.cog = cog
         self.force = force
         self.maxFootprintGridSide = maxFootprintGridSide
+        self.policy = policy
+        self.confineSources = confineSources
     }
 }
 
@@ -36,7 +42,7 @@ public struct ImportOutcome: Codable, Sendable, Equatable {
     public var overviewLevelsRequested: Int?
     public var bytesWritten: Int64 = 0
     public var footprintVertices: Int?
-    /// Seconds spent in each phase: hash, inspect, footprint, cog, register.
+    /// Seconds spent in each phase: open, hash, inspect, footprint, cog, register.
     public var seconds: [String: Double] = [:]
 }
 
@@ -48,19 +54,33 @@ struct RasterImporter {
                     attributes: [String: JSONValue], options: ImportOptions, progress: ProgressSink) -> ImportOutcome {
         var outcome = ImportOutcome(file: file, status: .failed)
         do {
-            try importFile(source, into: catalog, attributes: attributes, options: options, progress: progress,
-                           outcome: &outcome)
+            try UserFileIsolation.run {
+                try importFile(source, into: catalog, attributes: attributes, options: options, progress: progress,
+                               outcome: &outcome)
+            }
         } catch {
             outcome.status = .failed
-            outcome.error = String(describing: error)
+            outcome.error = withoutServerPaths(String(describing: error), source: source)
         }
         return outcome
+    }
+
+    /// Error text names files as the user knows them: GDAL's messages may carry full paths.
+    private func withoutServerPaths(_ message: String, source: String) -> String {
+        let folder = (source as NSString).deletingLastPathComponent + "/"
+        return message.replacingOccurrences(of: folder, with: "")
+            .replacingOccurrences(of: library.root.path + "/", with: "")
     }
 
     private func importFile(_ source: String, into catalog: CatalogName, attributes: [String: JSONValue],
                             options: ImportOptions, progress: ProgressSink, outcome: inout ImportOutcome) throws {
         var clock = PhaseClock()
-        let sha256 = try FileDigest.sha256(path: source)
+        // Checked and opened first: a hostile or oversized file is refused before a byte is hashed.
+        let file = try GeoTIFFFile.check(source, name: outcome.file, policy: options.policy,
+                                          confined: options.confineSources)
+        let dataset = try file.open()
+        clock.lap("open", into: &outcome)
+        let sha256 = try FileDigest.sha256(path: file.path)
         clock.lap("hash", into: &outcome)
         if !options.force, let existing = try library.store.item(sha256: sha256, in: catalog) {
             outcome.status = .skipped
@@ -70,7 +90,6 @@ struct RasterImporter {
         }
         try progress.throwIfCancelled()
 
-        let dataset = try Dataset.open(source)
         let info = dataset.inspect()
         clock.lap("inspect", into: &outcome)
         let footprint = try dataset.footprint(
@@ -85,14 +104,14 @@ struct RasterImporter {
             let structure = COGValidator.validate(path: partial)
             guard structure.isValid else {
                 removeDatasetFiles(at: partial)
-                throw RasterError.writeFailed(path: final, reason: "the COG layout is invalid: "
+                throw RasterError.writeFailed(path: "item \(id)", reason: "the COG layout is invalid: "
                     + structure.problems.joined(separator: "; "))
             }
             overviewLevels = result.overviewLevels
             outcome.tiles = structure.tileCount
             outcome.overviewLevelsRequested = result.cappedFrom
         } else {
-            try copyDatasetFiles(from: source, to: partial)
+            try file.copy(to: partial)
         }
         clock.lap("cog", into: &outcome)
         try progress.throwIfCancelled()

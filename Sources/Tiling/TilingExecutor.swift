@@ -22,14 +22,17 @@ public struct TilingExecutor: Sendable {
     public let library: RasterLibrary
     public let jobs: Int
     public let cogOptions: COGOptions
+    /// What an uploaded file may be: always the GTiff driver alone, within these limits.
+    public let policy: OpenPolicy
 
     public static let cancelMessage = "Cancelled by external request."
 
     public init(library: RasterLibrary, jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
-                cogOptions: COGOptions = COGOptions()) {
+                cogOptions: COGOptions = COGOptions(), limits: RasterLimits = RasterLimits()) {
         self.library = library
         self.jobs = jobs
         self.cogOptions = cogOptions
+        policy = OpenPolicy(allowedDrivers: OpenPolicy.geoTIFFOnly, limits: limits)
     }
 
     /// Checks a task for `user`, whose uploads are the files it may name. `planned` holds catalogs that
@@ -88,7 +91,8 @@ public struct TilingExecutor: Sendable {
         }
         var cog = cogOptions
         cog.overviewLevels = task.maxZoomLevel
-        let options = ImportOptions(polygonize: task.polygonize ?? false, useCOG: task.useCog ?? true, cog: cog)
+        let options = ImportOptions(polygonize: task.polygonize ?? false, useCOG: task.useCog ?? true, cog: cog,
+                                    policy: policy, confineSources: true)
         return ValidatedTilingTask(task: task, catalog: catalog, displayName: task.target.serviceName, sources: sources,
                                    attributes: attributes, options: options, creates: creates)
     }

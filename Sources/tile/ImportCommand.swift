@@ -12,7 +12,8 @@ struct ImportCommand: AsyncParsableCommand {
         discussion: "PATHs are GeoTIFF files or folders, searched recursively for .tif/.tiff. Sidecars beside a "
             + "raster (.msk, .aux.xml, .tfw/.wld) are used. A file whose content (SHA-256) is already in the "
             + "catalog is skipped unless --force. With --create and no --config, every --attr becomes a String "
-            + "attribute.")
+            + "attribute. Files are read with GDAL's GTiff driver only (widen with --allow-driver); sidecars are "
+            + "used only once verified, and GDAL never reaches the network for them.")
 
     @OptionGroup var data: DataDirectoryOption
 
@@ -48,6 +49,12 @@ struct ImportCommand: AsyncParsableCommand {
 
     @OptionGroup var cog: COGArguments
 
+    @OptionGroup var limits: RasterLimitArguments
+
+    @Option(name: .customLong("allow-driver"),
+            help: "Also accept files GDAL reads with this driver, e.g. VRT or JP2OpenJPEG (repeatable; GTiff always).")
+    var allowedDrivers: [String] = []
+
     @Argument(help: "GeoTIFF files or folders.")
     var paths: [String]
 
@@ -55,6 +62,16 @@ struct ImportCommand: AsyncParsableCommand {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard maxZoom >= 0 else { throw ValidationError("--max-zoom cannot be negative") }
         if config != nil, !create { throw ValidationError("--config goes with --create") }
+        do {
+            try policy.validate()
+        } catch let error as RasterError {
+            throw ValidationError("--allow-driver: \(error.description)")
+        }
+    }
+
+    /// GTiff plus the drivers a local user chose to trust.
+    var policy: OpenPolicy {
+        OpenPolicy(allowedDrivers: OpenPolicy.geoTIFFOnly + allowedDrivers, limits: limits.limits)
     }
 
     func run() async throws {
@@ -72,7 +89,7 @@ struct ImportCommand: AsyncParsableCommand {
         }
         let bar = ProgressBar()
         let options = ImportOptions(polygonize: polygonize, useCOG: !noCog, cog: try cog.options(levels: maxZoom),
-                                    force: force)
+                                    force: force, policy: policy)
         let outcomes = await BatchImport(library: library, jobs: jobs).run(
             sources, into: catalog, attributes: values, options: options, cancellation: cancellation
         ) { progress in

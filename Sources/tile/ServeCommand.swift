@@ -24,6 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a task may run before it ends as Timeout.") var taskTimeout: Double = 3600
     @Option(help: "Largest upload per file, in MiB.") var maxUploadMb: Int64 = 4096
     @Option(help: "Hours a login session lasts.") var sessionHours: Double = 12
+    @OptionGroup(title: "Limits on uploaded rasters") var limits: RasterLimitArguments
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -44,7 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
         let accounts = await Accounts(store: store, secret: try Accounts.secret(in: library.root),
                                       sessionLifetime: sessionHours * 3600)
         let scheduler = Scheduler(
-            store: store, handler: RasterTaskHandler(executor: TilingExecutor(library: library, jobs: jobs)),
+            store: store, handler: RasterTaskHandler(executor: TilingExecutor(library: library, jobs: jobs,
+                                                                       limits: limits.limits)),
             settings: .init(workers: workers, taskTimeLimit: .milliseconds(Int64(taskTimeout * 1000))), logger: logger)
         try await scheduler.start()
         let settings = TileServer.Settings(host: host, port: port, basePath: basePath,

@@ -1,0 +1,142 @@
+import CGDAL
+import Foundation
+
+/// A user's raster, checked before GDAL reads it: a regular file at a real path (never a `/vsi...`
+/// path, never a symbolic link where the file must stay in its folder), with the sidecars beside it
+/// that were verified to be what their names claim. GDAL is then given exactly those sidecars, so
+/// no file can make it read another file or the network.
+public struct GeoTIFFFile: Sendable {
+    /// The absolute path GDAL opens.
+    public let path: String
+    /// What the user knows the file by; every error uses it.
+    public let name: String
+    /// Verified sidecars beside `path` (file names), which GDAL may use.
+    public let sidecars: [String]
+    /// Sidecars found and left out, with the reason (GDAL never sees them).
+    public let ignored: [String: String]
+    public let policy: OpenPolicy
+
+    /// Checks `path`. With `confined`, the file must be a regular file right in its folder (an upload);
+    /// otherwise (a path a local user gave) a symbolic link to the file is followed first.
+    public static func check(_ path: String, name: String, policy: OpenPolicy, confined: Bool) throws -> GeoTIFFFile {
+        try UserFileIsolation.run {
+            let resolved = try PathCheck.resolve(path, name: name, confined: confined)
+            let folder = (resolved as NSString).deletingLastPathComponent
+            let fileName = (resolved as NSString).lastPathComponent
+            let neighbours = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            var scan = SidecarScan(folder: folder, fileName: fileName, name: name, neighbours: neighbours,
+                                   limits: policy.limits)
+            try scan.run()
+            return GeoTIFFFile(path: resolved, name: name, sidecars: scan.accepted, ignored: scan.ignored,
+                               policy: policy)
+        }
+    }
+
+    /// Every file GDAL may read for this raster.
+    public var files: [String] {
+        let folder = (path as NSString).deletingLastPathComponent
+        return [path] + sidecars.map { (folder as NSString).appendingPathComponent($0) }
+    }
+
+    /// Opens the file with the policy's drivers and its verified sidecars, and checks the limits before
+    /// any pixel is read. Call it, and use the dataset, inside `UserFileIsolation.run`.
+    public func open() throws -> Dataset {
+        try UserFileIsolation.run {
+            let fileName = (path as NSString).lastPathComponent
+            let siblings = [fileName] + sidecars
+            let dataset: Dataset
+            do {
+                dataset = try Dataset.open(path, drivers: policy.allowedDrivers, siblings: siblings, name: name)
+            } catch {
+                let detected = FormatSniffer.driver(of: path, siblings: [fileName])
+                if let detected, policy.allows(detected) { throw error }
+                throw RasterError.notGeoTIFF(file: name, detected: detected)
+            }
+            try policy.limits.check(dataset)
+            return dataset
+        }
+    }
+
+    /// Copies the file and its verified sidecars to `destination` (sidecars renamed to match it).
+    public func copy(to destination: String) throws {
+        let manager = FileManager.default
+        let folder = (path as NSString).deletingLastPathComponent
+        let fileName = (path as NSString).lastPathComponent
+        let base = (fileName as NSString).deletingPathExtension
+        let destinationBase = (destination as NSString).deletingPathExtension
+        var written: [String] = []
+        do {
+            try manager.copyItem(atPath: path, toPath: destination)
+            written.append(destination)
+            for sidecar in sidecars {
+                let target: String
+                if sidecar.lowercased().hasPrefix(fileName.lowercased()) {
+                    target = destination + sidecar.dropFirst(fileName.count).lowercased()
+                } else {
+                    target = destinationBase + sidecar.dropFirst(base.count).lowercased()
+                }
+                try manager.copyItem(atPath: (folder as NSString).appendingPathComponent(sidecar), toPath: target)
+                written.append(target)
+            }
+        } catch {
+            for file in written { try? manager.removeItem(atPath: file) }
+            throw RasterError.writeFailed(path: name, reason: "copying the file failed")
+        }
+    }
+}
+
+/// Turns a path into one GDAL may open.
+enum PathCheck {
+    static func resolve(_ path: String, name: String, confined: Bool) throws -> String {
+        let refuse = { (reason: String) in RasterError.unsafePath(file: name, reason: reason) }
+        guard !isVirtual(path) else { throw refuse("GDAL virtual file system paths (/vsi...) are not accepted") }
+        var absolute = path.hasPrefix("/") ? path
+            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+        absolute = (absolute as NSString).standardizingPath
+        var status = stat()
+        guard lstat(absolute, &status) == 0 else { throw RasterError.cannotOpen(path: name, reason: "no such file") }
+        if status.st_mode & S_IFMT == S_IFLNK {
+            guard !confined else { throw refuse("it is a symbolic link") }
+            guard let real = realpath(absolute, nil) else { throw RasterError.cannotOpen(path: name, reason: "no such file") }
+            absolute = String(cString: real)
+            free(real)
+            guard stat(absolute, &status) == 0 else { throw RasterError.cannotOpen(path: name, reason: "no such file") }
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw refuse("it is not a regular file") }
+        guard !isVirtual(absolute) else { throw refuse("GDAL virtual file system paths (/vsi...) are not accepted") }
+        return absolute
+    }
+
+    static func isVirtual(_ path: String) -> Bool {
+        path.lowercased().hasPrefix("/vsi")
+    }
+
+    /// Whether `path` is a regular file and not a symbolic link.
+    static func isPlainFile(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+    }
+}
+
+/// Which GDAL driver a file is, asked of drivers whose identification reads only the file's first
+/// bytes, so naming a file's format never makes GDAL follow it.
+enum FormatSniffer {
+    static let drivers = [
+        "GTiff", "VRT", "DERIVED", "GPKG", "MBTiles", "SQLite", "netCDF", "HDF5", "HDF4", "PNG", "JPEG", "GIF",
+        "BMP", "JP2OpenJPEG", "PDF", "WMS", "WMTS", "WCS", "AAIGrid", "HFA", "NITF", "PCIDSK", "GeoJSON", "GML",
+        "KML", "LIBKML", "GPX", "OSM", "PostGISRaster", "ESRIJSON", "TopoJSON", "XYZ", "ERS", "GRIB", "ISIS3",
+        "PDS4", "FITS", "KEA", "Zarr", "WEBP",
+    ]
+
+    static func driver(of path: String, siblings: [String]) -> String? {
+        UserFileIsolation.run {
+            let allowed = StringList(drivers)
+            let siblingList = StringList(siblings)
+            let flags = UInt32(GDAL_OF_RASTER | GDAL_OF_VECTOR)
+            let driver = withExtendedLifetime((allowed, siblingList)) {
+                GDALIdentifyDriverEx(path, flags, allowed.constPointer, siblingList.constPointer)
+            }
+            return driver.map { String(cString: GDALGetDriverShortName($0)) }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Raster
+
+/// The limits a raster must stay within, checked when it is opened (before any pixel is read).
+struct RasterLimitArguments: ParsableArguments {
+    @Option(help: "Largest raster, in pixels per band (width x height).")
+    var maxPixels: Int64 = RasterLimits.defaultMaxPixels
+
+    @Option(help: "Most bands a raster may have.")
+    var maxBands: Int = RasterLimits.defaultMaxBands
+
+    @Option(help: "Largest raster in samples (width x height x bands).")
+    var maxSamples: Int64 = RasterLimits.defaultMaxSamples
+
+    @Option(help: "Largest block (tile or strip) GDAL may read at once, in MiB.")
+    var maxBlockMb: Int64 = RasterLimits.defaultMaxBlockBytes >> 20
+
+    var limits: RasterLimits {
+        RasterLimits(maxPixels: maxPixels, maxBands: maxBands, maxSamples: maxSamples, maxBlockBytes: maxBlockMb << 20)
+    }
+
+    func validate() throws {
+        guard maxPixels > 0, maxBands > 0, maxSamples > 0, maxBlockMb > 0 else {
+            throw ValidationError("--max-pixels, --max-bands, --max-samples and --max-block-mb must be positive")
+        }
+    }
+}
