@@ -90,9 +90,8 @@ enum PathCheck {
     static func resolve(_ path: String, name: String, confined: Bool) throws -> String {
         let refuse = { (reason: String) in RasterError.unsafePath(file: name, reason: reason) }
         guard !isVirtual(path) else { throw refuse("GDAL virtual file system paths (/vsi...) are not accepted") }
-        var absolute = path.hasPrefix("/") ? path
-            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
-        absolute = (absolute as NSString).standardizingPath
+        // Dot segments are removed by text alone: NSString.standardizingPath would resolve links.
+        var absolute = URL(fileURLWithPath: path).standardized.path
         var status = stat()
         guard lstat(absolute, &status) == 0 else { throw RasterError.cannotOpen(path: name, reason: "no such file") }
         if status.st_mode & S_IFMT == S_IFLNK {

@@ -62,7 +62,7 @@ public struct RasterLimits: Sendable, Equatable, Codable {
         if pixelInterleaved { largest = max(largest, pixelBlock) }
         if largest > maxBlockBytes {
             throw refuse("one block (tile or strip) holds \(largest) bytes, more than the limit of \(maxBlockBytes) "
-                + "(max-block-bytes); rewrite it tiled, e.g. gdal_translate -co TILED=YES")
+                + "(max-block-mb); rewrite it with small tiles, e.g. gdal_translate -co TILED=YES")
         }
     }
 }

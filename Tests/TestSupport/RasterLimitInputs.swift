@@ -8,7 +8,7 @@ public enum RasterLimitInputs {
         ("bands.tif", "10000 bands is more than the limit of 1024 (max-bands)"),
         ("huge.tif", "1000000 x 1000000 pixels per band is more than the limit of 4294967296 (max-pixels)"),
         ("samples.tif", "(max-samples)"),
-        ("strip.tif", "(max-block-bytes)"),
+        ("tile.tif", "one block (tile or strip) holds 536870912 bytes, more than the limit of 268435456 (max-block-mb)"),
     ]
 
     public static func make(in folder: String) throws {
@@ -20,8 +20,8 @@ public enum RasterLimitInputs {
         try GDALTools.emptyGeoTIFF(path("samples.tif"), width: 40000, height: 40000, bands: 16,
                                    options: ["TILED=YES", "BLOCKXSIZE=4096", "BLOCKYSIZE=4096", "BIGTIFF=YES",
                                              "INTERLEAVE=BAND"])
-        // One compressed strip of 20000 x 20000: a single read would allocate 400 MB.
-        try GDALTools.emptyGeoTIFF(path("strip.tif"), width: 20000, height: 20000,
-                                   options: ["COMPRESS=DEFLATE", "BLOCKYSIZE=20000"])
+        // 8192 x 8192 Float64 tiles: a single tile read would allocate 512 MiB.
+        try GDALTools.emptyGeoTIFF(path("tile.tif"), width: 16384, height: 16384, type: "Float64",
+                                   options: ["TILED=YES", "BLOCKXSIZE=8192", "BLOCKYSIZE=8192"])
     }
 }
