@@ -54,10 +54,8 @@ struct RasterImporter {
                     attributes: [String: JSONValue], options: ImportOptions, progress: ProgressSink) -> ImportOutcome {
         var outcome = ImportOutcome(file: file, status: .failed)
         do {
-            try UserFileIsolation.run {
-                try importFile(source, into: catalog, attributes: attributes, options: options, progress: progress,
-                               outcome: &outcome)
-            }
+            try importFile(source, into: catalog, attributes: attributes, options: options, progress: progress,
+                           outcome: &outcome)
         } catch {
             outcome.status = .failed
             outcome.error = withoutServerPaths(String(describing: error), source: source)
@@ -75,10 +73,14 @@ struct RasterImporter {
     private func importFile(_ source: String, into catalog: CatalogName, attributes: [String: JSONValue],
                             options: ImportOptions, progress: ProgressSink, outcome: inout ImportOutcome) throws {
         var clock = PhaseClock()
+        // Every GDAL read of the user's file runs isolated (no folder listing, no network); the
+        // catalog and the stored raster are the service's own and are handled outside it.
         // Checked and opened first: a hostile or oversized file is refused before a byte is hashed.
-        let file = try GeoTIFFFile.check(source, name: outcome.file, policy: options.policy,
-                                          confined: options.confineSources)
-        let dataset = try file.open()
+        let (file, dataset) = try UserFileIsolation.run {
+            let file = try GeoTIFFFile.check(source, name: outcome.file, policy: options.policy,
+                                              confined: options.confineSources)
+            return (file, try file.open())
+        }
         clock.lap("open", into: &outcome)
         let sha256 = try FileDigest.sha256(path: file.path)
         clock.lap("hash", into: &outcome)
@@ -90,17 +92,20 @@ struct RasterImporter {
         }
         try progress.throwIfCancelled()
 
-        let info = dataset.inspect()
+        let info = UserFileIsolation.run { dataset.inspect() }
         clock.lap("inspect", into: &outcome)
-        let footprint = try dataset.footprint(
-            FootprintOptions(polygonize: options.polygonize, maxGridSide: options.maxFootprintGridSide),
-            progress: progress.phase(0.02...0.1))
+        let footprint = try UserFileIsolation.run {
+            try dataset.footprint(FootprintOptions(polygonize: options.polygonize, maxGridSide: options.maxFootprintGridSide),
+                                  progress: progress.phase(0.02...0.1))
+        }
         clock.lap("footprint", into: &outcome)
 
         let (id, final, partial) = try library.newRasterPaths(in: catalog)
         var overviewLevels = info.bands.first?.overviews ?? 0
         if options.useCOG {
-            let result = try dataset.writeCOG(to: partial, options: options.cog, progress: progress.phase(0.1...0.97))
+            let result = try UserFileIsolation.run {
+                try dataset.writeCOG(to: partial, options: options.cog, progress: progress.phase(0.1...0.97))
+            }
             let structure = COGValidator.validate(path: partial)
             guard structure.isValid else {
                 removeDatasetFiles(at: partial)
