@@ -102,10 +102,13 @@ struct SidecarScan {
 }
 
 /// A world file: six numbers, one per line (pixel size x, rotations, pixel size y, upper-left centre).
+/// GDAL reads the first six lines, so nothing else may come before or between them.
 enum WorldFile {
     static func problem(_ text: String) -> String? {
-        let tokens = text.split(whereSeparator: { $0.isWhitespace })
-        guard tokens.count == 6, tokens.allSatisfy({ Double($0)?.isFinite == true }) else {
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        guard lines.count == 6, lines.allSatisfy({ Double($0)?.isFinite == true }) else {
             return "is not a world file (six numbers, one per line)"
         }
         return nil
