@@ -8,11 +8,14 @@ public final class Dataset {
     public let path: String
     /// What errors call the raster: the name a user knows it by, never a server path.
     public let name: String
+    /// Whatever must outlive the handle (the folder a checked upload is read from).
+    private let retained: AnyObject?
 
-    private init(handle: GDALDatasetH, path: String, name: String? = nil) {
+    private init(handle: GDALDatasetH, path: String, name: String? = nil, retaining retained: AnyObject? = nil) {
         self.handle = handle
         self.path = path
         self.name = name ?? path
+        self.retained = retained
     }
 
     deinit { GDALClose(handle) }
@@ -26,7 +29,8 @@ public final class Dataset {
 
     /// Opens `path` with only `drivers`. With `siblings`, GDAL sees exactly those files beside it (it
     /// looks for sidecars in that list instead of the folder); `name` is what errors call it.
-    static func open(_ path: String, drivers: [String], siblings: [String]?, name: String) throws -> Dataset {
+    static func open(_ path: String, drivers: [String], siblings: [String]?, name: String,
+                     retaining retained: AnyObject? = nil) throws -> Dataset {
         GDALRuntime.ensureInitialized()
         guard FileManager.default.fileExists(atPath: path) else {
             throw RasterError.cannotOpen(path: name, reason: "no such file")
@@ -42,7 +46,20 @@ public final class Dataset {
             throw RasterError.cannotOpen(path: name, reason: lastGDALErrorMessage().map { scrub($0, path: path, name: name) }
                 ?? "unrecognised format")
         }
-        return Dataset(handle: handle, path: path, name: name)
+        return Dataset(handle: handle, path: path, name: name, retaining: retained)
+    }
+
+    /// Makes GDAL read now what it reads lazily from sidecars (georeferencing, PAM, masks), so it
+    /// happens while the caller's settings hold.
+    func loadSidecars() {
+        var values = [Double](repeating: 0, count: 6)
+        _ = GDALGetGeoTransform(handle, &values)
+        _ = GDALGetSpatialRef(handle)
+        _ = GDALGetGCPCount(handle)
+        _ = GDALGetMetadata(handle, nil)
+        for index in 0..<GDALGetRasterCount(handle) {
+            _ = GDALGetMaskFlags(GDALGetRasterBand(handle, index + 1))
+        }
     }
 
     /// GDAL's messages name the file by the path it was given; users know it by `name`.

@@ -15,20 +15,29 @@ public struct GeoTIFFFile: Sendable {
     /// Sidecars found and left out, with the reason (GDAL never sees them).
     public let ignored: [String: String]
     public let policy: OpenPolicy
+    /// Keeps the frozen copy of an upload alive while the file is in use.
+    let staging: StagingFolder?
 
-    /// Checks `path`. With `confined`, the file must be a regular file right in its folder (an upload);
-    /// otherwise (a path a local user gave) a symbolic link to the file is followed first.
+    /// Checks `path`. With `confined`, the file must be a regular file right in its folder (an upload),
+    /// and what is checked is frozen first (see `StagingFolder`); otherwise (a path a local user gave) a
+    /// symbolic link to the file is followed.
     public static func check(_ path: String, name: String, policy: OpenPolicy, confined: Bool) throws -> GeoTIFFFile {
         try UserFileIsolation.run {
             let resolved = try PathCheck.resolve(path, name: name, confined: confined)
             let folder = (resolved as NSString).deletingLastPathComponent
             let fileName = (resolved as NSString).lastPathComponent
             let neighbours = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            var scan = SidecarScan(folder: folder, fileName: fileName, name: name, neighbours: neighbours,
+            var staging: StagingFolder?
+            if confined {
+                let read = neighbours.filter { SidecarScan.Kind(of: $0, beside: fileName)?.isRead == true }
+                staging = try StagingFolder(in: folder, linking: [fileName] + read, name: name)
+            }
+            let readFolder = staging?.path ?? folder
+            var scan = SidecarScan(folder: readFolder, fileName: fileName, name: name, neighbours: neighbours,
                                    limits: policy.limits)
             try scan.run()
-            return GeoTIFFFile(path: resolved, name: name, sidecars: scan.accepted, ignored: scan.ignored,
-                               policy: policy)
+            return GeoTIFFFile(path: (readFolder as NSString).appendingPathComponent(fileName), name: name,
+                               sidecars: scan.accepted, ignored: scan.ignored, policy: policy, staging: staging)
         }
     }
 
@@ -46,13 +55,15 @@ public struct GeoTIFFFile: Sendable {
             let siblings = [fileName] + sidecars
             let dataset: Dataset
             do {
-                dataset = try Dataset.open(path, drivers: policy.allowedDrivers, siblings: siblings, name: name)
+                dataset = try Dataset.open(path, drivers: policy.allowedDrivers, siblings: siblings, name: name,
+                                           retaining: staging)
             } catch {
                 let detected = FormatSniffer.driver(of: path, siblings: [fileName])
                 if let detected, policy.allows(detected) { throw error }
                 throw RasterError.notGeoTIFF(file: name, detected: detected)
             }
             try policy.limits.check(dataset)
+            dataset.loadSidecars()
             return dataset
         }
     }
@@ -83,6 +94,40 @@ public struct GeoTIFFFile: Sendable {
             throw RasterError.writeFailed(path: name, reason: "copying the file failed")
         }
     }
+}
+
+/// Hard links to an upload and the sidecars that may be read, in a private folder beside them, so what
+/// was checked is what GDAL reads even if the user uploads another file under the same name meanwhile
+/// (an upload replaces a file by renaming a new one over it; a link keeps the old content). Removed
+/// when the last `GeoTIFFFile` using it goes away.
+final class StagingFolder: Sendable {
+    /// Upload names never start with a dot, so no user can name this folder or anything in it.
+    static let prefix = ".check-"
+    let path: String
+
+    init(in folder: String, linking names: [String], name: String) throws {
+        path = (folder as NSString).appendingPathComponent(Self.prefix + UUID().uuidString)
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        } catch {
+            throw RasterError.cannotOpen(path: name, reason: "the upload folder cannot be written")
+        }
+        for entry in names {
+            let source = (folder as NSString).appendingPathComponent(entry)
+            let target = (path as NSString).appendingPathComponent(entry)
+            // link(2) does not follow a symbolic link: a linked sidecar stays a link, and is refused.
+            if link(source, target) != 0, PathCheck.isPlainFile(source) {
+                // A file system without hard links: a copy freezes the content as well.
+                try? FileManager.default.copyItem(atPath: source, toPath: target)
+            }
+        }
+        guard let first = names.first, PathCheck.isPlainFile((path as NSString).appendingPathComponent(first)) else {
+            try? FileManager.default.removeItem(atPath: path)
+            throw RasterError.cannotOpen(path: name, reason: "no such file")
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// Turns a path into one GDAL may open.

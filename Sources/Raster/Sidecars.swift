@@ -25,7 +25,7 @@ struct SidecarScan {
 
     /// World file names GDAL's GTiff driver looks for: `.tfw` (first and last letter of the extension
     /// and "w"), `.tifw` (the extension and "w"), `.wld`.
-    var worldFileNames: Set<String> {
+    static func worldFileNames(beside fileName: String) -> Set<String> {
         let base = (fileName as NSString).deletingPathExtension.lowercased()
         let ext = (fileName as NSString).pathExtension.lowercased()
         var names: Set<String> = ["\(base).wld"]
@@ -36,29 +36,54 @@ struct SidecarScan {
         return names
     }
 
-    mutating func run() throws {
-        let lowerName = fileName.lowercased()
-        let lowerBase = (fileName as NSString).deletingPathExtension.lowercased()
-        let worldNames = worldFileNames
-        for neighbour in neighbours where neighbour != fileName {
-            let lower = neighbour.lowercased()
-            let path = (folder as NSString).appendingPathComponent(neighbour)
+    /// What a file beside the raster is to GDAL, by its name.
+    enum Kind {
+        case mask, overview, pam, world, other
+
+        init?(of neighbour: String, beside fileName: String) {
+            let lower = neighbour.lowercased(), lowerName = fileName.lowercased()
+            let lowerBase = (fileName as NSString).deletingPathExtension.lowercased()
+            if lower == lowerName { return nil }
             if lower == lowerName + ".msk" {
+                self = .mask
+            } else if lower == lowerName + ".ovr" {
+                self = .overview
+            } else if lower == lowerName + ".aux.xml" {
+                self = .pam
+            } else if SidecarScan.worldFileNames(beside: fileName).contains(lower) {
+                self = .world
+            } else if lower.hasPrefix(lowerBase + ".") || lower.hasPrefix(lowerBase + "_") {
+                self = .other
+            } else {
+                return nil
+            }
+        }
+
+        /// Whether the sidecar is checked and may be shown to GDAL.
+        var isRead: Bool { self != .other }
+    }
+
+    mutating func run() throws {
+        for neighbour in neighbours {
+            guard let kind = Kind(of: neighbour, beside: fileName) else { continue }
+            let path = (folder as NSString).appendingPathComponent(neighbour)
+            switch kind {
+            case .mask:
                 if let problem = rasterProblem(neighbour) { throw failure(neighbour, problem) }
                 accepted.append(neighbour)
-            } else if lower == lowerName + ".ovr" {
+            case .overview:
                 if let problem = rasterProblem(neighbour) { ignored[neighbour] = problem } else { accepted.append(neighbour) }
-            } else if lower == lowerName + ".aux.xml" {
+            case .pam:
                 if let problem = textProblem(path, maxBytes: 16 << 20, check: PAMDocument.problem) {
                     throw failure(neighbour, problem)
                 }
                 accepted.append(neighbour)
-            } else if worldNames.contains(lower) {
+            case .world:
                 if let problem = textProblem(path, maxBytes: 4096, check: WorldFile.problem) {
                     throw failure(neighbour, problem)
                 }
                 accepted.append(neighbour)
-            } else if lower.hasPrefix(lowerBase + ".") || lower.hasPrefix(lowerBase + "_") {
+            case .other:
                 ignored[neighbour] = "not used: only .msk, .ovr, .aux.xml and world files are read"
             }
         }

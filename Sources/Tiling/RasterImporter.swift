@@ -68,6 +68,7 @@ struct RasterImporter {
         let folder = (source as NSString).deletingLastPathComponent + "/"
         return message.replacingOccurrences(of: folder, with: "")
             .replacingOccurrences(of: library.root.path + "/", with: "")
+            .replacingOccurrences(of: #"\.check-[0-9A-Fa-f-]+/"#, with: "", options: .regularExpression)
     }
 
     private func importFile(_ source: String, into catalog: CatalogName, attributes: [String: JSONValue],

@@ -101,4 +101,30 @@ struct GeoTIFFFileTests {
         #expect(withOverview.ignored["sidecar_mask.tif.ovr"]?.contains("GDAL reads it as PNG") == true,
                 "\(withOverview.ignored)")
     }
+
+    @Test("an upload replaced after its check is not what GDAL reads; the frozen copy goes away after use")
+    func replacedAfterCheck() throws {
+        let folder = TemporaryDirectory("replaced"), outside = TemporaryDirectory("replaced-outside")
+        defer { folder.remove(); outside.remove() }
+        for name in ["sidecar_mask.tif", "sidecar_mask.tif.msk"] {
+            try FileManager.default.copyItem(atPath: TestRasters.sample(name), toPath: folder.file(name))
+        }
+        try FileManager.default.copyItem(atPath: TestRasters.sample("sidecar_mask.tif.msk"), toPath: outside.file("mask.tif"))
+        let watch = try FolderAccessWatch(outside.path)
+        do {
+            let file = try Self.check(folder.file("sidecar_mask.tif"))
+            // As a new upload would: a VRT renamed over the checked mask.
+            let vrt = "<VRTDataset rasterXSize=\"1\" rasterYSize=\"1\"><VRTRasterBand dataType=\"Byte\" band=\"1\">"
+                + "<SimpleSource><SourceFilename>\(outside.file("mask.tif"))</SourceFilename></SimpleSource>"
+                + "</VRTRasterBand></VRTDataset>"
+            try vrt.write(toFile: folder.file("new.msk"), atomically: false, encoding: .utf8)
+            #expect(rename(folder.file("new.msk"), folder.file("sidecar_mask.tif.msk")) == 0)
+            let dataset = try file.open()
+            #expect(dataset.band(1).maskFlags.contains(.perDataset))
+            #expect(try dataset.band(1).maskBand.checksum() != 0)
+        }
+        #expect(watch.drain() == [])
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        #expect(left.sorted() == ["sidecar_mask.tif", "sidecar_mask.tif.msk"])
+    }
 }
