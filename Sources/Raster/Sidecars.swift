@@ -101,6 +101,8 @@ struct SidecarScan {
         if let own = neighbours.first(where: { $0.lowercased().hasPrefix(sidecar.lowercased() + ".") }) {
             return "has a sidecar of its own (\(own))"
         }
+        // GDAL opens a mask or overview with every driver; VRT and DERIVED, the only ones it asks
+        // before GTiff, are among those asked here.
         let detected = FormatSniffer.driver(of: path, siblings: [sidecar])
         guard detected == "GTiff" else {
             return "is not a GeoTIFF (" + (detected.map { "GDAL reads it as \($0)" } ?? "GDAL does not recognise its format") + ")"
