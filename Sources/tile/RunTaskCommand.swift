@@ -14,6 +14,7 @@ struct RunTaskCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOption
     @Option(help: "The user the task runs as.") var user: String
     @Option(help: "Files processed at once.") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup(title: "Limits on the task's rasters") var limits: RasterLimitArguments
 
     func run() async throws {
         let task: TilingTask
@@ -24,7 +25,7 @@ struct RunTaskCommand: AsyncParsableCommand {
         }
         let library = try RasterLibrary(directory: data.dataDir)
         defer { library.close() }
-        let executor = TilingExecutor(library: library, jobs: jobs)
+        let executor = TilingExecutor(library: library, jobs: jobs, limits: limits.limits)
         let validated: ValidatedTilingTask
         do {
             validated = try executor.validate(task, user: user)
