@@ -23,7 +23,7 @@ indirect enum TestCondition {
         case let .notEquals(column, value): return "\(column) != \(value)"
         case let .less(column, value): return "\(column) < \(value)"
         case let .greaterOrEqual(column, value): return "\(column) >= \(value)"
-        case let .named(value): return "name = '\(value)'"
+        case let .named(value): return "name = '\(value.replacingOccurrences(of: "'", with: "''"))'"
         case let .inList(values): return "path_row IN (\(values.map(String.init).joined(separator: ", ")))"
         case let .between(low, high): return "cloud BETWEEN \(low) AND \(high)"
         case let .and(parts): return "(" + parts.map(\.text).joined(separator: " AND ") + ")"
