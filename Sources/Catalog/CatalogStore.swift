@@ -480,7 +480,8 @@ public final class CatalogStore: @unchecked Sendable {
         }
         if let bbox = query.bbox {
             if bbox.crossesAntimeridian {
-                OGR_L_SetSpatialFilter(table, bbox.geometry.handle)
+                let area = bbox.geometry
+                withExtendedLifetime(area) { OGR_L_SetSpatialFilter(table, area.handle) }
             } else {
                 OGR_L_SetSpatialFilterRect(table, bbox.minX, bbox.minY, bbox.maxX, bbox.maxY)
             }
