@@ -412,7 +412,7 @@ public final class CatalogStore: @unchecked Sendable {
         CPLErrorReset()
         OGR_L_ResetReading(table)
         var items: [CatalogItem] = []
-        var previous = query.cursor?.fid ?? Int64.min, lastReturned = previous
+        var previous = query.cursor?.fid ?? Int64.min, lastReturned = query.cursor?.fid ?? 0
         var skipped = 0, more = false
         while let feature = OGR_L_GetNextFeature(table) {
             defer { OGR_F_Destroy(feature) }
