@@ -417,8 +417,10 @@ public final class CatalogStore: @unchecked Sendable {
         while let feature = OGR_L_GetNextFeature(table) {
             defer { OGR_F_Destroy(feature) }
             let fid = OGR_F_GetFID(feature)
-            // Cursors are only right if the store reads in key order; never page on a wrong assumption.
-            guard fid > previous else { throw CatalogError.storage("items were not read in feature id order") }
+            // Pages are only right if the store reads in key order; never page on a wrong assumption.
+            guard fid > previous || (query.limit == nil && query.cursor == nil) else {
+                throw CatalogError.storage("items were not read in feature id order")
+            }
             previous = fid
             if skipped < query.offset {
                 skipped += 1

@@ -199,6 +199,21 @@ struct ConditionLimitTests {
             #expect(walked == expected, "limit \(limit)")
             #expect(pages == (expected.count + limit - 1) / limit, "limit \(limit)")
         }
+        // With a footprint filter too (GeoPackage's R-tree index picks the candidates), and one that
+        // crosses the antimeridian.
+        for bbox in [Envelope(minX: -30.5, minY: 0.5, maxX: 30.5, maxY: 4.5), Envelope(minX: 40, minY: 0, maxX: -50, maxY: 9)] {
+            let filtered = try store.items(in: name, bbox: bbox, condition: condition).map(\.system.id)
+            #expect(filtered.count > 20 && filtered.count < expected.count)
+            var walked: [String] = []
+            var cursor: PageCursor?
+            repeat {
+                let page = try store.page(of: name, query: ItemQuery(bbox: bbox, condition: condition, limit: 6, cursor: cursor))
+                #expect(page.numberMatched == filtered.count)
+                walked += page.items.map(\.system.id)
+                cursor = page.next
+            } while cursor != nil && walked.count <= filtered.count
+            #expect(walked == filtered, "\(bbox)")
+        }
         // offset still works, the slow way, and agrees.
         #expect(try store.page(of: name, query: ItemQuery(condition: condition, limit: 10, offset: 95)).items.map(\.system.id)
             == Array(expected[95..<105]))
