@@ -37,16 +37,23 @@ public struct AttributesConfiguration: Codable, Sendable, Equatable {
     /// Checks names, types and collisions with the system fields; field paths name the culprit.
     public func validate() throws {
         let prefix = "target.attributesConfiguration"
-        if let tableName, !Identifier.isValid(tableName) {
-            throw CatalogError.invalidConfiguration(field: "\(prefix).tableName",
-                                                    message: "\"\(tableName)\" is not a valid table name")
+        if let tableName, let problem = TableName.requestProblem(tableName) {
+            throw CatalogError.invalidConfiguration(field: "\(prefix).tableName", message: problem)
         }
-        if let geometryAttribute, !Identifier.isValid(geometryAttribute) {
-            throw CatalogError.invalidConfiguration(field: "\(prefix).geometryAttribute",
-                                                    message: "\"\(geometryAttribute)\" is not a valid column name")
+        let systemColumns = Set(SystemField.all.map(\.column) + ["fid"])
+        if let geometryAttribute {
+            guard Identifier.isValid(geometryAttribute) else {
+                throw CatalogError.invalidConfiguration(field: "\(prefix).geometryAttribute",
+                                                        message: "\"\(geometryAttribute)\" is not a valid column name")
+            }
+            guard !systemColumns.contains(geometryAttribute.lowercased()) else {
+                throw CatalogError.invalidConfiguration(
+                    field: "\(prefix).geometryAttribute",
+                    message: "\"\(geometryAttribute)\" is a column every raster catalog already has")
+            }
         }
         var names = Set<String>(), columns = Set<String>()
-        let reservedColumns = Set(SystemField.all.map(\.column) + ["fid", geometryColumn.lowercased()])
+        let reservedColumns = systemColumns.union([geometryColumn.lowercased()])
         let reservedNames = Set(SystemField.all.map { $0.key.lowercased() })
         for (index, attribute) in attributes.enumerated() {
             let field = "\(prefix).attributes[\(index)]"
@@ -59,10 +66,15 @@ public struct AttributesConfiguration: Codable, Sendable, Equatable {
                 throw CatalogError.invalidConfiguration(field: "\(field).columnName",
                                                         message: "\"\(attribute.column)\" is not a valid column name")
             }
-            guard !reservedColumns.contains(attribute.column.lowercased()),
-                  !reservedNames.contains(attribute.attributeName.lowercased()) else {
+            guard !reservedNames.contains(attribute.attributeName.lowercased()) else {
                 throw CatalogError.invalidConfiguration(
                     field: field, message: "\"\(attribute.attributeName)\" is a system field of every raster catalog")
+            }
+            guard !reservedColumns.contains(attribute.column.lowercased()) else {
+                throw CatalogError.invalidConfiguration(
+                    field: attribute.columnName == nil ? "\(field).attributeName" : "\(field).columnName",
+                    message: "\"\(attribute.column)\" is a column every raster catalog already has (system fields, "
+                        + "fid and the geometry column \"\(geometryColumn)\")")
             }
             guard names.insert(attribute.attributeName.lowercased()).inserted,
                   columns.insert(attribute.column.lowercased()).inserted else {

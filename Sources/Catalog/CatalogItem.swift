@@ -1,3 +1,5 @@
+import Raster
+
 /// A catalog's configuration and what is in it.
 public struct CatalogInfo: Codable, Sendable, Equatable {
     public var name: CatalogName
@@ -23,15 +25,23 @@ public struct CatalogItem: Sendable, Equatable {
         self.footprintGeoJSON = footprintGeoJSON
     }
 
-    /// A GeoJSON Feature: id, geometry, bbox, and properties holding attributes and system fields.
+    /// A GeoJSON Feature as RFC 7946 has it: id, geometry (exterior rings counter-clockwise, holes
+    /// clockwise), bbox (west > east when the footprint crosses the antimeridian), and properties
+    /// holding attributes and system fields.
     public func geoJSONFeature() throws -> JSONValue {
+        try geoJSONFeature(footprint: try? Geometry(geoJSON: footprintGeoJSON))
+    }
+
+    fileprivate func geoJSONFeature(footprint: Geometry?) throws -> JSONValue {
         guard case var .object(properties) = try JSONValue.from(system) else { return .null }
         for (name, value) in attributes { properties[name] = value }
+        let geometry = try footprint.map { try JSONValue.parse($0.withRightHandRule().geoJSON()) } ?? .null
+        let bbox = footprint?.geographicBoundingBox ?? system.bbox
         return .object([
             "type": .string("Feature"),
             "id": .string(system.id),
-            "geometry": try JSONValue.parse(footprintGeoJSON),
-            "bbox": .array(system.bbox.map(JSONValue.double)),
+            "geometry": geometry,
+            "bbox": .array(bbox.map(JSONValue.double)),
             "properties": .object(properties),
         ])
     }
@@ -50,9 +60,15 @@ public struct NewCatalogItem: Sendable {
     }
 }
 
-public func geoJSONFeatureCollection(_ items: [CatalogItem]) throws -> JSONValue {
-    .object([
-        "type": .string("FeatureCollection"),
-        "features": .array(try items.map { try $0.geoJSONFeature() }),
-    ])
+/// A GeoJSON FeatureCollection of `items`, with the bbox of them all; `extra` members (paging:
+/// `numberMatched`, `numberReturned`, `links`) are added as given.
+public func geoJSONFeatureCollection(_ items: [CatalogItem], extra: [String: JSONValue] = [:]) throws -> JSONValue {
+    let footprints = items.map { try? Geometry(geoJSON: $0.footprintGeoJSON) }
+    var members = extra
+    members["type"] = .string("FeatureCollection")
+    members["features"] = .array(try zip(items, footprints).map { try $0.geoJSONFeature(footprint: $1) })
+    if let bbox = Geometry.geographicBoundingBox(of: footprints.compactMap { $0 }) {
+        members["bbox"] = .array(bbox.map(JSONValue.double))
+    }
+    return .object(members)
 }

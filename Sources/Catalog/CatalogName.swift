@@ -12,8 +12,12 @@ public struct CatalogName: Hashable, Sendable, Codable, CustomStringConvertible,
             throw CatalogError.invalidName("catalog name \"\(text)\" must be namespace.name, each part letters, "
                 + "digits and underscores, starting with a letter or underscore (e.g. alice.landsat_images)")
         }
-        namespace = String(parts[0])
-        name = String(parts[1])
+        guard let problem = TableName.namespaceProblem(String(parts[0])) else {
+            namespace = String(parts[0])
+            name = String(parts[1])
+            return
+        }
+        throw CatalogError.invalidName("catalog name \"\(text)\": the namespace \(problem)")
     }
 
     public init(namespace: String, name: String) throws {
@@ -32,15 +36,14 @@ public struct CatalogName: Hashable, Sendable, Codable, CustomStringConvertible,
     }
 
     public static func < (lhs: CatalogName, rhs: CatalogName) -> Bool { lhs.description < rhs.description }
-
-    /// The default table for this catalog's items.
-    var defaultTableName: String { "\(namespace)__\(name)".lowercased() }
 }
 
 /// SQL identifiers that user input may name: checked, and always quoted when used.
 enum Identifier {
+    static let maximumLength = 63
+
     static func isValid(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, text.unicodeScalars.count <= 63 else { return false }
+        guard let first = text.unicodeScalars.first, text.unicodeScalars.count <= maximumLength else { return false }
         let isLetter: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || $0 == "_" }
         return isLetter(first) && text.unicodeScalars.allSatisfy { isLetter($0) || ("0"..."9").contains($0) }
     }

@@ -64,10 +64,7 @@ public final class CatalogStore: @unchecked Sendable {
                 }
                 return try infoLocked(existing)
             }
-            let tableName = configuration.tableName ?? name.defaultTableName
-            if GDALDatasetGetLayerByName(handle, tableName) != nil {
-                throw CatalogError.alreadyExists("table \(tableName) is already used by another catalog")
-            }
+            let tableName = try freeTableLocked(for: name, configuration: configuration)
             try transaction {
                 try createItemTable(tableName, configuration: configuration)
                 let registry = try layer(Self.registryTable)
@@ -82,6 +79,22 @@ public final class CatalogStore: @unchecked Sendable {
             guard let created = try registrationLocked(name) else { throw CatalogError.storage("catalog \(name) vanished") }
             return try infoLocked(created)
         }
+    }
+
+    /// The table a new catalog `name` would be stored in (see `TableName`); `alreadyExists` when another
+    /// catalog, or anything else in the store, has it.
+    public func tableForNewCatalog(_ name: CatalogName, configuration: AttributesConfiguration) throws -> String {
+        try locked { try freeTableLocked(for: name, configuration: configuration) }
+    }
+
+    private func freeTableLocked(for name: CatalogName, configuration: AttributesConfiguration) throws -> String {
+        let tableName = try TableName.stored(for: name, requested: configuration.tableName)
+        let owner = try registryRows().first { $0.tableName.lowercased() == tableName }
+        // OGR finds layers case-insensitively, as SQLite compares table names.
+        if owner != nil || GDALDatasetGetLayerByName(handle, tableName) != nil {
+            throw CatalogError.alreadyExists("table \(tableName) is already used by another catalog")
+        }
+        return tableName
     }
 
     public func catalog(_ name: CatalogName) throws -> CatalogInfo? {
@@ -171,9 +184,18 @@ public final class CatalogStore: @unchecked Sendable {
     /// `condition` (see `Condition`), in insertion order.
     public func items(in name: CatalogName, bbox: Envelope? = nil, condition: String? = nil,
                       limit: Int? = nil, offset: Int = 0) throws -> [CatalogItem] {
+        try page(of: name, query: ItemQuery(bbox: bbox, condition: condition, limit: limit, offset: offset),
+                 countMatches: false).items
+    }
+
+    /// One page of the items matching `query`, in insertion order, with where the next page starts
+    /// and (when `countMatches`) how many match in all.
+    public func page(of name: CatalogName, query: ItemQuery, countMatches: Bool = true) throws -> ItemPage {
         try locked {
             guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
-            return try itemsLocked(info, bbox: bbox, condition: condition, limit: limit, offset: offset)
+            var page = try pageLocked(info, query)
+            if countMatches { page.numberMatched = try matchCountLocked(info, query) }
+            return page
         }
     }
 
@@ -378,33 +400,115 @@ public final class CatalogStore: @unchecked Sendable {
 
     private func itemsLocked(_ info: Registration, bbox: Envelope?, condition: String?,
                              limit: Int?, offset: Int) throws -> [CatalogItem] {
+        try pageLocked(info, ItemQuery(bbox: bbox, condition: condition, limit: limit, offset: offset)).items
+    }
+
+    /// Reads a page in feature id order. With a cursor the store seeks straight to it (`fid > cursor`
+    /// on the primary key); an offset reads and drops every item before it.
+    private func pageLocked(_ info: Registration, _ query: ItemQuery) throws -> ItemPage {
         let table = try layer(info.tableName)
-        var columns = Dictionary(uniqueKeysWithValues: SystemField.all.map { ($0.key, $0.column) })
-        for attribute in info.configuration.attributes { columns[attribute.attributeName] = attribute.column }
-        let filter = try condition.map { try Condition($0, columns: columns).sql }
-        if let bbox {
-            OGR_L_SetSpatialFilterRect(table, bbox.minX, bbox.minY, bbox.maxX, bbox.maxY)
-        }
-        defer {
-            OGR_L_SetSpatialFilter(table, nil)
-            OGR_L_SetAttributeFilter(table, nil)
-        }
-        if let filter {
-            try check(OGR_L_SetAttributeFilter(table, filter), "applying the condition")
-        }
+        try applyFilters(table, info, query, withCursor: true)
+        defer { clearFilters(table) }
+        CPLErrorReset()
         OGR_L_ResetReading(table)
         var items: [CatalogItem] = []
-        var skipped = 0
+        var previous = query.cursor?.fid ?? Int64.min, lastReturned = query.cursor?.fid ?? 0
+        var skipped = 0, more = false
         while let feature = OGR_L_GetNextFeature(table) {
             defer { OGR_F_Destroy(feature) }
-            if skipped < offset {
+            let fid = OGR_F_GetFID(feature)
+            // Pages are only right if the store reads in key order; never page on a wrong assumption.
+            guard fid > previous || (query.limit == nil && query.cursor == nil) else {
+                throw CatalogError.storage("items were not read in feature id order")
+            }
+            previous = fid
+            if skipped < query.offset {
                 skipped += 1
                 continue
             }
+            if let limit = query.limit, items.count >= limit {
+                more = true
+                break
+            }
             items.append(try readItem(feature, configuration: info.configuration))
-            if let limit, items.count >= limit { break }
+            lastReturned = fid
         }
-        return items
+        try checkReadSucceeded(query)
+        return ItemPage(items: items, numberMatched: nil, next: more ? PageCursor(fid: lastReturned) : nil)
+    }
+
+    /// How many items match `query` in all pages (cursor and offset aside).
+    private func matchCountLocked(_ info: Registration, _ query: ItemQuery) throws -> Int {
+        let table = try layer(info.tableName)
+        guard query.bbox != nil else {
+            // SQL's own count: OGR would answer an unfiltered GeoPackage count from a per-connection cache.
+            var sql = "SELECT COUNT(*) FROM \(Identifier.quoted(info.tableName))"
+            if let condition = try conditionSQL(info, query) { sql += " WHERE \(condition)" }
+            CPLErrorReset()
+            guard let result = GDALDatasetExecuteSQL(handle, sql, nil, nil) else {
+                try checkReadSucceeded(query)
+                throw CatalogError.storage("counting items failed")
+            }
+            defer { GDALDatasetReleaseResultSet(handle, result) }
+            guard let feature = OGR_L_GetNextFeature(result) else { throw CatalogError.storage("counting items failed") }
+            defer { OGR_F_Destroy(feature) }
+            return Int(OGR_F_GetFieldAsInteger64(feature, 0))
+        }
+        try applyFilters(table, info, query, withCursor: false)
+        defer { clearFilters(table) }
+        CPLErrorReset()
+        OGR_L_ResetReading(table)
+        var count = 0
+        while let feature = OGR_L_GetNextFeature(table) {
+            OGR_F_Destroy(feature)
+            count += 1
+        }
+        try checkReadSucceeded(query)
+        return count
+    }
+
+    private func conditionSQL(_ info: Registration, _ query: ItemQuery) throws -> String? {
+        guard let condition = query.condition else { return nil }
+        var columns = Dictionary(uniqueKeysWithValues: SystemField.all.map { ($0.key, $0.column) })
+        for attribute in info.configuration.attributes { columns[attribute.attributeName] = attribute.column }
+        return try Condition(condition, columns: columns).sql
+    }
+
+    private func applyFilters(_ table: OGRLayerH, _ info: Registration, _ query: ItemQuery, withCursor: Bool) throws {
+        var filters = try conditionSQL(info, query).map { ["(\($0))"] } ?? []
+        if withCursor, let cursor = query.cursor {
+            let fidColumn = String(cString: OGR_L_GetFIDColumn(table))
+            filters.append("\(Identifier.quoted(fidColumn.isEmpty ? "fid" : fidColumn)) > \(cursor.fid)")
+        }
+        if let bbox = query.bbox {
+            if bbox.crossesAntimeridian {
+                let area = bbox.geometry
+                withExtendedLifetime(area) { OGR_L_SetSpatialFilter(table, area.handle) }
+            } else {
+                OGR_L_SetSpatialFilterRect(table, bbox.minX, bbox.minY, bbox.maxX, bbox.maxY)
+            }
+        }
+        if !filters.isEmpty {
+            try check(OGR_L_SetAttributeFilter(table, filters.joined(separator: " AND ")), "applying the condition")
+        }
+    }
+
+    private func clearFilters(_ table: OGRLayerH) {
+        OGR_L_SetSpatialFilter(table, nil)
+        OGR_L_SetAttributeFilter(table, nil)
+    }
+
+    /// OGR reports a query the store refuses (SQLite's limits on expression depth and length, for
+    /// one) as an error and then simply no more features: without this check, an empty answer.
+    private func checkReadSucceeded(_ query: ItemQuery) throws {
+        guard CPLGetLastErrorType().rawValue >= CE_Failure.rawValue else { return }
+        let message = lastGDALErrorMessage() ?? "unknown error"
+        CPLErrorReset()
+        if query.condition != nil, message.contains("SQL") {
+            throw CatalogError.invalidCondition("the catalog store cannot evaluate it (simplify the condition: "
+                + "fewer terms or less nesting)")
+        }
+        throw CatalogError.storage("reading items failed: \(message.prefix(200))")
     }
 
     private func readItem(_ feature: OGRFeatureH, configuration: AttributesConfiguration) throws -> CatalogItem {

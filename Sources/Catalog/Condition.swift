@@ -9,13 +9,64 @@ import Foundation
 /// resolved to a known column, and the filter is written out again with quoted identifiers and
 /// literals, so nothing a user types reaches SQL as it was typed.
 public struct Condition: Sendable, Equatable {
-    /// The OGR SQL `WHERE` expression.
+    /// The store's SQL `WHERE` expression.
     public let sql: String
 
+    /// Limits that keep every accepted condition within what the store's SQL parser evaluates (SQLite
+    /// refuses expressions nested about 30 deep or chained about 1,000 long): beyond them a condition
+    /// is refused with the reason, never passed on to fail inside the store.
+    public static let maximumLength = 32_768
+    /// Comparisons (`=`, `LIKE`, `IN`, `BETWEEN`, `IS NULL`, ...) in one condition.
+    public static let maximumTerms = 500
+    /// Values in one `IN (...)` list.
+    public static let maximumListItems = 1_000
+    /// Parentheses and `NOT`s nested in one another.
+    public static let maximumDepth = 16
+
     init(_ text: String, columns: [String: String]) throws {
+        guard text.count <= Self.maximumLength else {
+            throw CatalogError.invalidCondition("too long: \(text.count) characters, at most \(Self.maximumLength)")
+        }
         var parser = ConditionParser(tokens: try ConditionTokenizer.tokenize(text), columns: columns)
-        sql = try parser.parseExpression()
+        let tree = try parser.parseExpression(depth: 0)
         guard parser.isAtEnd else { throw CatalogError.invalidCondition("unexpected \(parser.current) after the filter") }
+        sql = tree.sql
+    }
+}
+
+/// A parsed condition. Chains of one operator are kept flat (`a AND b AND c`) and parentheses are
+/// written only where precedence needs them, so the SQL nests no deeper than the user's text.
+private indirect enum ConditionNode {
+    case predicate(String)
+    case and([ConditionNode])
+    case or([ConditionNode])
+    case not(ConditionNode)
+
+    var sql: String {
+        switch self {
+        case let .predicate(text):
+            return text
+        case let .and(parts):
+            return parts.map { if case .or = $0 { "(\($0.sql))" } else { $0.sql } }.joined(separator: " AND ")
+        case let .or(parts):
+            return parts.map(\.sql).joined(separator: " OR ")
+        case let .not(inner):
+            switch inner {
+            case .predicate, .not: return "NOT \(inner.sql)"
+            case .and, .or: return "NOT (\(inner.sql))"
+            }
+        }
+    }
+
+    static func chain(_ parts: [ConditionNode], and: Bool) -> ConditionNode {
+        guard parts.count > 1 else { return parts[0] }
+        let flat = parts.flatMap { part -> [ConditionNode] in
+            switch (part, and) {
+            case let (.and(inner), true), let (.or(inner), false): return inner
+            default: return [part]
+            }
+        }
+        return and ? .and(flat) : .or(flat)
     }
 }
 
@@ -114,6 +165,7 @@ private struct ConditionParser {
     let tokens: [Token]
     let columns: [String: String]
     var position = 0
+    var terms = 0
 
     init(tokens: [Token], columns: [String: String]) {
         self.tokens = tokens
@@ -136,27 +188,37 @@ private struct ConditionParser {
         advance()
     }
 
-    mutating func parseExpression() throws -> String {
-        var left = try parseAnd()
-        while accept(keyword: "OR") { left = "(\(left) OR \(try parseAnd()))" }
-        return left
+    mutating func parseExpression(depth: Int) throws -> ConditionNode {
+        var parts = [try parseAnd(depth: depth)]
+        while accept(keyword: "OR") { parts.append(try parseAnd(depth: depth)) }
+        return .chain(parts, and: false)
     }
 
-    mutating func parseAnd() throws -> String {
-        var left = try parseNot()
-        while accept(keyword: "AND") { left = "(\(left) AND \(try parseNot()))" }
-        return left
+    mutating func parseAnd(depth: Int) throws -> ConditionNode {
+        var parts = [try parseNot(depth: depth)]
+        while accept(keyword: "AND") { parts.append(try parseNot(depth: depth)) }
+        return .chain(parts, and: true)
     }
 
-    mutating func parseNot() throws -> String {
-        if accept(keyword: "NOT") { return "(NOT \(try parseNot()))" }
+    mutating func parseNot(depth: Int) throws -> ConditionNode {
+        if current.isKeyword("NOT") || current == .symbol("(") {
+            guard depth < Condition.maximumDepth else {
+                throw CatalogError.invalidCondition("nested too deep: at most \(Condition.maximumDepth) levels of "
+                    + "parentheses and NOT")
+            }
+        }
+        if accept(keyword: "NOT") { return .not(try parseNot(depth: depth + 1)) }
         if current == .symbol("(") {
             advance()
-            let inner = try parseExpression()
+            let inner = try parseExpression(depth: depth + 1)
             try expect(symbol: ")")
             return inner
         }
-        return try parseComparison()
+        terms += 1
+        guard terms <= Condition.maximumTerms else {
+            throw CatalogError.invalidCondition("too many terms: at most \(Condition.maximumTerms) comparisons")
+        }
+        return .predicate(try parseComparison())
     }
 
     mutating func parseComparison() throws -> String {
@@ -188,6 +250,9 @@ private struct ConditionParser {
             while current == .symbol(",") {
                 advance()
                 values.append(try parseValue())
+                guard values.count <= Condition.maximumListItems else {
+                    throw CatalogError.invalidCondition("too many IN values: at most \(Condition.maximumListItems) in one list")
+                }
             }
             try expect(symbol: ")")
             return "\(quotedColumn) \(negated ? "NOT " : "")IN (\(values.joined(separator: ", ")))"
@@ -196,7 +261,7 @@ private struct ConditionParser {
             let low = try parseValue()
             guard accept(keyword: "AND") else { throw CatalogError.invalidCondition("expected AND in BETWEEN") }
             let high = try parseValue()
-            return "\(quotedColumn) \(negated ? "NOT " : "")BETWEEN \(low) AND \(high)"
+            return "(\(quotedColumn) \(negated ? "NOT " : "")BETWEEN \(low) AND \(high))"
         }
         guard !negated else { throw CatalogError.invalidCondition("NOT must be followed by LIKE, IN or BETWEEN here") }
         guard case let .symbol(op) = current, ["=", "!=", "<>", "<", "<=", ">", ">="].contains(op) else {

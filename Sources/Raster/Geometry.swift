@@ -157,6 +157,76 @@ public final class Geometry {
     }
 }
 
+// MARK: GeoJSON (RFC 7946)
+
+extension Geometry {
+    /// The same polygons with the right-hand rule of RFC 7946 §3.1.6: exterior rings counter-clockwise,
+    /// holes clockwise (OGR's GeoJSON export keeps rings as they are stored). Other geometries are
+    /// returned unchanged.
+    public func withRightHandRule() -> Geometry {
+        let flatType = OGR_GT_Flatten(OGR_G_GetGeometryType(handle))
+        guard flatType == wkbPolygon || flatType == wkbMultiPolygon else { return clone() }
+        let oriented = polygons.map { polygon in
+            Geometry(polygonRings: polygon.rings.enumerated().map { index, ring in
+                let counterClockwise = Self.signedArea(of: ring) > 0
+                return counterClockwise == (index == 0) ? ring : ring.reversed()
+            })
+        }
+        if flatType == wkbPolygon, let polygon = oriented.first { return polygon }
+        return Geometry(multiPolygonOf: oriented)
+    }
+
+    /// The shoelace area of a ring, positive when it turns counter-clockwise (x east, y north).
+    public static func signedArea(of ring: [(Double, Double)]) -> Double {
+        guard ring.count > 2 else { return 0 }
+        var sum = 0.0
+        for index in ring.indices {
+            let (x1, y1) = ring[index], (x2, y2) = ring[(index + 1) % ring.count]
+            sum += x1 * y2 - x2 * y1
+        }
+        return sum / 2
+    }
+
+    /// The rings of every polygon, shell first (for checks of orientation and holes).
+    public var polygonRings: [[[(Double, Double)]]] { polygons.map(\.rings) }
+
+    /// [west, south, east, north] in lon/lat (RFC 7946 §5.2), nil when empty.
+    public var geographicBoundingBox: [Double]? { Self.geographicBoundingBox(of: [self]) }
+
+    /// The bounding box of several lon/lat geometries. When they reach both +180 and -180 (footprints
+    /// split at the antimeridian), the box spans the antimeridian the short way, so west > east
+    /// (RFC 7946 §5.2): the box leaves out the widest band of longitudes that nothing covers.
+    public static func geographicBoundingBox(of geometries: [Geometry]) -> [Double]? {
+        let parts = geometries.flatMap { $0.polygons.isEmpty ? [$0] : $0.polygons }.filter { !$0.isEmpty }
+        guard let first = parts.first?.envelope else { return nil }
+        var box = first
+        for part in parts.dropFirst() {
+            let envelope = part.envelope
+            box = Envelope(minX: min(box.minX, envelope.minX), minY: min(box.minY, envelope.minY),
+                           maxX: max(box.maxX, envelope.maxX), maxY: max(box.maxY, envelope.maxY))
+        }
+        let edge = 180 - 1e-9
+        guard box.minX <= -edge, box.maxX >= edge else { return box.asArray }
+        // Merge the parts' longitude ranges and find the widest gap between them.
+        var ranges = parts.map { ($0.envelope.minX, $0.envelope.maxX) }.sorted { $0.0 < $1.0 }
+        var merged = [ranges.removeFirst()]
+        for range in ranges {
+            if range.0 <= merged[merged.count - 1].1 {
+                merged[merged.count - 1].1 = max(merged[merged.count - 1].1, range.1)
+            } else {
+                merged.append(range)
+            }
+        }
+        var widest: (west: Double, east: Double, width: Double)?
+        for index in merged.indices.dropLast() {
+            let width = merged[index + 1].0 - merged[index].1
+            if width > (widest?.width ?? 0) { widest = (merged[index + 1].0, merged[index].1, width) }
+        }
+        guard let widest else { return box.asArray }
+        return [widest.west, box.minY, widest.east, box.maxY]
+    }
+}
+
 public struct Envelope: Equatable, Sendable, Codable {
     public var minX, minY, maxX, maxY: Double
     public init(minX: Double, minY: Double, maxX: Double, maxY: Double) {
@@ -164,10 +234,31 @@ public struct Envelope: Equatable, Sendable, Codable {
     }
     public var asArray: [Double] { [minX, minY, maxX, maxY] }
 
-    /// Parses "minx,miny,maxx,maxy" (a bbox as in query strings); nil when malformed or inverted.
+    /// Parses "west,south,east,north" (a bbox as in query strings); nil when malformed or when south
+    /// is above north. West may be greater than east: the box then crosses the antimeridian (RFC 7946
+    /// §5.2), which needs both in -180...180.
     public static func parse(_ text: String) -> Envelope? {
-        let numbers = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard numbers.count == 4, numbers[0] <= numbers[2], numbers[1] <= numbers[3] else { return nil }
-        return Envelope(minX: numbers[0], minY: numbers[1], maxX: numbers[2], maxY: numbers[3])
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        let numbers = parts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 4, numbers.count == 4, numbers.allSatisfy(\.isFinite), numbers[1] <= numbers[3] else {
+            return nil
+        }
+        let envelope = Envelope(minX: numbers[0], minY: numbers[1], maxX: numbers[2], maxY: numbers[3])
+        if envelope.crossesAntimeridian, !(-180...180).contains(envelope.minX) || !(-180...180).contains(envelope.maxX) {
+            return nil
+        }
+        return envelope
+    }
+
+    /// West is greater than east: the box spans the antimeridian.
+    public var crossesAntimeridian: Bool { minX > maxX }
+
+    /// The box as a (multi)polygon in lon/lat: two rectangles when it crosses the antimeridian.
+    public var geometry: Geometry {
+        func rectangle(_ west: Double, _ east: Double) -> Geometry {
+            Geometry(polygonRings: [[(west, minY), (east, minY), (east, maxY), (west, maxY), (west, minY)]])
+        }
+        guard crossesAntimeridian else { return rectangle(minX, maxX) }
+        return Geometry(multiPolygonOf: [rectangle(minX, 180), rectangle(-180, maxX)])
     }
 }

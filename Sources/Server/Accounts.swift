@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import Hummingbird
 import HummingbirdBcrypt
@@ -45,17 +46,21 @@ public final class Accounts: Sendable {
         return secret
     }
 
-    /// User names are identifiers (they are catalog namespaces); `temp` is reserved.
+    /// User names are catalog namespaces, and so prefixes of table names (`alice__images`): lower case
+    /// (table names are compared case-insensitively), no `__` and no trailing `_` (the prefix must end
+    /// unambiguously), nothing the store reserves for itself; `temp` is the scratch namespace.
     public static func validateUserName(_ name: String) throws {
-        let allowed = name.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
-        }
+        let allowed = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
         guard !name.isEmpty, name.count <= 50, allowed, !("0"..."9").contains(name.unicodeScalars.first!) else {
-            throw TaskRequestError.badRequest(field: "username",
-                                              message: "use letters, digits and underscores, starting with a letter")
+            throw TaskRequestError.badRequest(
+                field: "username", message: "use lowercase letters, digits and underscores, starting with a letter, "
+                    + "at most 50 characters")
         }
-        guard !name.lowercased().hasPrefix("temp") else {
+        guard !name.hasPrefix(CatalogName.temporaryNamespace) else {
             throw TaskRequestError.badRequest(field: "username", message: "names starting with \"temp\" are reserved")
+        }
+        if let problem = TableName.namespaceProblem(name) {
+            throw TaskRequestError.badRequest(field: "username", message: "a user name \(problem)")
         }
     }
 

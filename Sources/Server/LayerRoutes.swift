@@ -29,15 +29,10 @@ extension TileServer {
         }
         group.get("layers/:name/features") { request, context in
             let (_, name) = try catalog(context)
-            let query = request.uri.queryParameters
-            let bbox = try query.get("bbox").map(Self.boundingBox)
-            let condition = query.get("condition")
-            let limit = try Self.integer(query.get("limit"), name: "limit", default: 1000, range: 1...100_000)
-            let offset = try Self.integer(query.get("offset"), name: "offset", default: 0, range: 0...Int.max)
-            let items = try await Blocking.run { [library] in
-                try library.store.items(in: name, bbox: bbox, condition: condition, limit: limit, offset: offset)
-            }
-            return JSONResponse.make(try geoJSONFeatureCollection(items))
+            let parameters = try request.queryParameters()
+            let query = try FeaturePaging.query(parameters)
+            let page = try await Blocking.run { [library] in try library.store.page(of: name, query: query) }
+            return JSONResponse.make(try FeaturePaging.collection(page, path: request.uri.path, parameters: parameters))
         }
         group.get("layers/:name/features/:id") { _, context in
             let item = try await item(context)
@@ -108,13 +103,6 @@ extension TileServer {
         guard case var .object(fields) = try JSONValue.from(info) else { return .null }
         fields["name"] = .string(RasterLibrary.displayName(info.name, user: user))
         return .object(fields)
-    }
-
-    static func boundingBox(_ text: String) throws -> Envelope {
-        guard let envelope = Envelope.parse(text) else {
-            throw APIError.badRequest("bbox: expected minx,miny,maxx,maxy in EPSG:4326")
-        }
-        return envelope
     }
 
     /// One range of a `Range: bytes=...` header, clamped to the file; nil when unsatisfiable.

@@ -11,7 +11,7 @@ extension TileServer {
             let body = try await request.jsonBody()
             guard case let .object(fields) = body else { throw APIError.badRequest("the task parameters must be a JSON object") }
             // The seeds put the type in the URL fragment (never sent); it arrives as ?type= or in the body.
-            var type = request.uri.queryParameters.get("type")
+            var type = try request.queryParameters().get("type")
             if type == nil, case let .string(bodyType)? = fields["type"] { type = bodyType }
             guard let type, !type.isEmpty else {
                 throw APIError(.badRequest, "invalid_parameter", "type: give the task type as ?type=tiling (or \"type\" in the body)")
@@ -24,7 +24,7 @@ extension TileServer {
         }
         group.get("scheduler/tasks") { request, context in
             let user = try context.requireUser()
-            let query = request.uri.queryParameters
+            let query = try request.queryParameters()
             var status: TaskStatus?
             if let text = query.get("status") {
                 guard let parsed = TaskStatus.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {

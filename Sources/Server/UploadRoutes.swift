@@ -32,7 +32,7 @@ extension TileServer {
                 }
                 guard parser.isComplete else { throw APIError.badRequest("the multipart body ended before its closing boundary") }
             } else {
-                guard let name = request.uri.queryParameters.get("name") else {
+                guard let name = try request.queryParameters().get("name") else {
                     throw APIError.badRequest("send multipart/form-data, or a raw body with ?name=FILE")
                 }
                 try writer.begin(name: name)

@@ -40,6 +40,7 @@ extension TilingExecutor {
                 throw TaskRequestError.conflict("catalog \(task.target.serviceName) already exists with another configuration")
             }
             creates = existing == nil ? requested : nil
+            if let creates { try checkNewCatalog(target, configuration: creates, planned: planned) }
         } else if existing == nil {
             throw TaskRequestError.notFound("catalog \(task.target.serviceName) does not exist; set "
                 + "target.createNewService to true to create it")

@@ -48,19 +48,12 @@ public struct TilingExecutor: Sendable {
                 throw TaskRequestError.badRequest(field: "target.attributesConfiguration",
                                                   message: "is required when createNewService is true")
             }
-            do {
-                try requested.validate()
-            } catch let error as CatalogError {
-                if case let .invalidConfiguration(field, message) = error {
-                    throw TaskRequestError.badRequest(field: field, message: message)
-                }
-                throw TaskRequestError.badRequest(field: "target.attributesConfiguration", message: String(describing: error))
-            }
             if let existing, existing != requested {
                 throw TaskRequestError.conflict("catalog \(catalog) already exists with another configuration")
             }
             configuration = requested
             creates = existing == nil ? requested : nil
+            if let creates { try checkNewCatalog(catalog, configuration: creates, planned: planned) }
         } else {
             guard let existing else {
                 throw TaskRequestError.notFound("catalog \(catalog) does not exist; set target.createNewService to "
@@ -133,6 +126,30 @@ public struct TilingExecutor: Sendable {
             return report.progress(id: id, status: .failed, outcomes: outcomes, ended: ended, message: message)
         }
         return report.progress(id: id, status: .completed, outcomes: outcomes, ended: ended, message: nil)
+    }
+}
+
+extension TilingExecutor {
+    /// Checks a catalog a task will create: a bad configuration is a `400` naming the field; a table
+    /// that another catalog has, or that an earlier step of the same pipeline will create, is a `409`.
+    func checkNewCatalog(_ catalog: CatalogName, configuration: AttributesConfiguration,
+                         planned: [CatalogName: AttributesConfiguration]) throws {
+        do {
+            try configuration.validate()
+            let table = try library.store.tableForNewCatalog(catalog, configuration: configuration)
+            for (other, otherConfiguration) in planned where other != catalog {
+                if (try? TableName.stored(for: other, requested: otherConfiguration.tableName)) == table {
+                    throw CatalogError.alreadyExists("table \(table) is already taken by a catalog that an earlier "
+                        + "step of this pipeline creates")
+                }
+            }
+        } catch let CatalogError.invalidConfiguration(field, message) {
+            throw TaskRequestError.badRequest(field: field, message: message)
+        } catch let CatalogError.alreadyExists(message) {
+            throw TaskRequestError.conflict(message)
+        } catch let error as CatalogError {
+            throw TaskRequestError.badRequest(field: "target.attributesConfiguration", message: error.description)
+        }
     }
 }
 

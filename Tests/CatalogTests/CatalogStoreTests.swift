@@ -49,7 +49,7 @@ struct CatalogStoreTests {
             let reopened = try CatalogStore(location: path)
             let info = try #require(try reopened.catalog(name))
             #expect(info.configuration == configuration)
-            #expect(info.tableName == "landsat" && info.itemCount == 0 && info.extent == nil)
+            #expect(info.tableName == "alice__landsat" && info.itemCount == 0 && info.extent == nil)
             #expect(try reopened.catalogs(namespace: "alice").map(\.name) == [name])
             #expect(try reopened.catalogs(namespace: "bob").isEmpty)
         }
@@ -180,7 +180,7 @@ struct CatalogStoreTests {
             try store.insert(Self.item("1", west: 10, south: 50, attributes: ["name": .string("a")]), into: name)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/ogrinfo")
-            process.arguments = ["-ro", "-al", "-so", path, "landsat"]
+            process.arguments = ["-ro", "-al", "-so", path, "alice__landsat"]
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
