@@ -143,7 +143,7 @@ final class SlowClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
-            unansweredRequests -= 1
+            unansweredRequests = max(0, unansweredRequests - 1)
             // The answer is out: the client has `headerTimeout` for its next request (keep-alive).
             if unansweredRequests == 0, !readingRequest { arm(context, headerTimeout) }
         }

@@ -76,6 +76,41 @@ struct SlowClientTests {
         #expect(stillOpen == sockets.count)
     }
 
+    @Test("started with an open-file soft limit of 64, the server raises it to the hard limit and serves 250 sockets")
+    func fileDescriptorLimit() async throws {
+        let directory = TemporaryDirectory("fd-limit")
+        defer { directory.remove() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -Sn 64 && exec \"$0\" serve --data-dir \"$1\" --port 0 --header-timeout 300",
+                             TileBinary.path, directory.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            try #require(!chunk.isEmpty, "the server exited before listening")
+            line.append(chunk)
+        }
+        let port = try #require(Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(separator: ":").last ?? ""))
+
+        let limits = try String(contentsOfFile: "/proc/\(process.processIdentifier)/limits", encoding: .utf8)
+        let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let values = openFiles.split(separator: " ").compactMap { Int($0) }
+        #expect(values.count == 2 && values[0] == values[1] && values[0] > 64, "\(openFiles)")
+
+        let sockets = try (0..<250).map { _ in try RawConnection(port: port) }
+        let probe = try RawConnection(port: port)
+        probe.send(Self.healthRequest)
+        #expect(try probe.readResponse().status == 200)
+        let stillOpen = sockets.filter(\.isOpen).count
+        #expect(stillOpen == sockets.count)
+    }
+
     @Test("past --max-connections new connections are closed at once; a freed slot serves again")
     func connectionCap() async throws {
         let cap = 20
