@@ -11,7 +11,8 @@ public struct ClientLimits: Sendable {
     /// From the connection opening (or the end of the previous answer) to the last byte of a request head.
     /// A total, not per byte: a client trickling its head one byte at a time is dropped all the same.
     public var headerTimeout: Duration
-    /// Longest silence within a request body (an upload whose client stopped sending).
+    /// Longest silence within a request body (an upload whose client stopped sending), and longest
+    /// wait for a client to read more of an answer.
     public var bodyIdleTimeout: Duration
     /// Open connections at most; past it a new connection is closed at once.
     public var maxConnections: Int
@@ -87,9 +88,10 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 }
 
-/// Closes the connection of a client that is too slow to send a request: the head is not complete
-/// within `headerTimeout` of the connection opening or of the previous answer's end, or the body
-/// has been silent for `bodyIdleTimeout`. While the server is working on an answer no timer runs.
+/// Closes the connection of a client that is too slow: the request head is not complete within
+/// `headerTimeout` of the connection opening or of the previous answer's end, the request body has
+/// been silent for `bodyIdleTimeout`, or an answer could not be sent for `bodyIdleTimeout` because the
+/// client stopped reading. While the server is working on an answer no timer runs.
 final class SlowClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -139,6 +141,16 @@ final class SlowClientHandler: ChannelDuplexHandler, RemovableChannelHandler {
             cancelTimer()
         }
         context.fireChannelRead(data)
+    }
+
+    /// Unwritable means the client stopped reading an answer (a slow-read attack, or a dead peer).
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable {
+            arm(context, bodyIdleTimeout)
+        } else if !readingRequest, unansweredRequests > 0 {
+            cancelTimer()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -26,7 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Hours a login session lasts.") var sessionHours: Double = 12
     @Option(help: "Seconds a client has to send a complete request head (in total, not per byte).")
     var headerTimeout: Double = 30
-    @Option(help: "Seconds a request body (an upload) may stay silent before the connection is dropped.")
+    @Option(help: "Seconds a request body (an upload) may stay silent, or a client may read nothing of an answer, before the connection is dropped.")
     var bodyIdleTimeout: Double = 60
     @Option(help: "Open connections at most; past it new connections are closed at once.")
     var maxConnections = 1024

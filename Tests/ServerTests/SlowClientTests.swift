@@ -62,11 +62,50 @@ struct SlowClientTests {
         #expect(uploads.isEmpty, "left in the upload folder: \(uploads)")
     }
 
-    @Test("/health answers while 300 silent sockets are open")
-    func healthWithManyOpenSockets() async throws {
-        let server = try ServerProcess(users: [], arguments: ["--header-timeout", "300"])
+    @Test("a client that stops reading a large raster is dropped after the idle timeout; one that reads gets it all")
+    func slowReader() async throws {
+        let server = try ServerProcess(users: ["alice"], arguments: ["--body-idle-timeout", "1"])
         defer { server.stop(); server.removeData() }
-        let sockets = try (0..<300).map { _ in try RawConnection(port: server.port) }
+        let alice = try await APIClient.login(server, as: "alice")
+        let source = try LargeRaster.make(in: server.dataDirectory)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: source)[.size] as? Int)
+        #expect(size > 32 << 20, "the answer must be far larger than the socket buffers")
+        #expect(try await alice.send("POST", "/upload?name=large.tif", body: try Data(contentsOf: URL(fileURLWithPath: source))).status == 200)
+        let task = try await alice.send("POST", "/scheduler/tasks?type=tiling", json: [
+            "target": ["type": "tileFeatureLayerTaskDataStorage", "serviceName": "alice.large", "createNewService": true,
+                       "attributesConfiguration": ["attributes": [] as [Any]]],
+            "files": ["large.tif"], "useCog": false, "polygonize": false,
+        ])
+        #expect(try await alice.waitForTask(try #require(task.object["taskId"] as? String))["status"] as? String == "Completed")
+        let features = try await alice.send("GET", "/layers/alice.large/features").object["features"] as? [[String: Any]]
+        let id = try #require(features?.first?["id"] as? String)
+        let route = "/layers/alice.large/features/\(id)/raster"
+
+        let reader = try RawConnection(port: server.port)
+        reader.send("GET \(route) HTTP/1.1\r\nHost: tile\r\nAuthorization: Bearer \(try #require(alice.token))\r\n\r\n")
+        // Nothing is read from the socket; the server's end is watched in the kernel's table.
+        #expect(!reader.serverHasClosed(serverPort: server.port))
+        let deadline = Date().addingTimeInterval(60)
+        while !reader.serverHasClosed(serverPort: server.port), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(reader.serverHasClosed(serverPort: server.port))
+        reader.close()
+        let whole = try await alice.send("GET", route)
+        #expect(whole.status == 200 && whole.data.count == size)
+    }
+
+    @Test("/health answers while 300 silent, half-head and stalled-body sockets are open")
+    func healthWithManyOpenSockets() async throws {
+        let server = try ServerProcess(users: [], arguments: ["--header-timeout", "300", "--body-idle-timeout", "300"])
+        defer { server.stop(); server.removeData() }
+        let starts = ["", "GET /health HTTP/1.1\r\nHost: tile\r\nX-Pad: aaaa",
+                      "POST /account/login HTTP/1.1\r\nHost: tile\r\nContent-Length: 500\r\n\r\n{\"user"]
+        let sockets = try (0..<300).map { index in
+            let connection = try RawConnection(port: server.port)
+            connection.send(starts[index % starts.count])
+            return connection
+        }
         let probe = try RawConnection(port: server.port)
         probe.send(Self.healthRequest)
         #expect(try probe.readResponse().status == 200)

@@ -27,7 +27,7 @@ public final class RawConnection: @unchecked Sendable {
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    private let fd: Int32
+    fileprivate let fd: Int32
     private var buffered = Data()
     private var closed = false
 
@@ -191,4 +191,29 @@ extension RawConnection {
 
 extension RawConnection.Response {
     public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+}
+
+extension RawConnection {
+    /// This end's port.
+    public var localPort: Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// True once the server's end of this connection has left the ESTABLISHED state (it closed it),
+    /// read from the kernel's table (`/proc/net/tcp`) without reading from the socket.
+    public func serverHasClosed(serverPort: Int) -> Bool {
+        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        let local = String(format: ":%04X", serverPort), remote = String(format: ":%04X", localPort)
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 3, fields[1].hasSuffix(local), fields[2].hasSuffix(remote) else { continue }
+            return fields[3] != "01"
+        }
+        return true
+    }
 }
