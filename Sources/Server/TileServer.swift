@@ -94,8 +94,8 @@ public struct TileServer: Sendable {
                   case let .string(password)? = fields["password"] else {
                 throw APIError.badRequest("send {\"username\": ..., \"password\": ...}")
             }
-            // User names are at most 50 characters: a longer one is kept short so it cannot fill memory.
-            let (user, address) = (String(username.prefix(64)), context.clientAddress)
+            // User names are at most 50 characters: a longer one is cut so it cannot fill memory.
+            let (user, address) = (String(decoding: username.utf8.prefix(64), as: UTF8.self), context.clientAddress)
             if let wait = loginThrottle.attempt(user: user, address: address) {
                 throw APIError.tooManyLogins(retryAfter: wait)
             }
