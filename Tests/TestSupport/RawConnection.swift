@@ -207,7 +207,7 @@ extension RawConnection {
     /// True once the server's end of this connection has left the ESTABLISHED state (it closed it),
     /// read from the kernel's table (`/proc/net/tcp`) without reading from the socket.
     public func serverHasClosed(serverPort: Int) -> Bool {
-        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        let table = Self.readWhole("/proc/net/tcp")
         let local = String(format: ":%04X", serverPort), remote = String(format: ":%04X", localPort)
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
@@ -215,5 +215,20 @@ extension RawConnection {
             return fields[3] != "01"
         }
         return true
+    }
+
+    /// A file read to its end with plain reads (files in /proc report a size of 0).
+    private static func readWhole(_ path: String) -> String {
+        let file = Glibc.open(path, O_RDONLY)
+        guard file >= 0 else { return "" }
+        defer { Glibc.close(file) }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = Glibc.read(file, &chunk, chunk.count)
+            guard count > 0 else { break }
+            data.append(contentsOf: chunk[..<count])
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 }
