@@ -50,6 +50,6 @@ let package = Package(
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Raster", "TestSupport"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Catalog", "Raster", "TestSupport"]),
         .testTarget(name: "TileCLITests", dependencies: ["tile", "TestSupport"]),
-        .testTarget(name: "ServerTests", dependencies: ["tile", "Scheduler", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["tile", "Server", "Scheduler", "TestSupport"]),
     ]
 )

@@ -66,8 +66,33 @@ public final class Accounts: Sendable {
 
     public static func hash(password: String) -> String { Bcrypt.hash(password, cost: 10) }
 
+    /// bcrypt reads at most 72 bytes and stops at NUL: anything past either would be silently ignored,
+    /// so a longer password (or one with NUL) could be replaced by its prefix.
+    public static let maximumPasswordBytes = 72
+    public static let minimumPasswordCharacters = 8
+
+    /// Why a new password cannot be stored, or nil when it can.
+    public static func passwordProblem(_ password: String) -> String? {
+        if password.utf8.contains(0) { return "the password must not contain a NUL character" }
+        if password.utf8.count > maximumPasswordBytes {
+            return "the password is \(password.utf8.count) bytes long in UTF-8; bcrypt uses at most "
+                + "\(maximumPasswordBytes) bytes, so use a shorter one"
+        }
+        if password.count < minimumPasswordCharacters {
+            return "the password needs at least \(minimumPasswordCharacters) characters"
+        }
+        return nil
+    }
+
+    /// A password bcrypt could compare in full: no NUL, at most 72 bytes.
+    static func isVerifiable(_ password: String) -> Bool {
+        !password.utf8.contains(0) && password.utf8.count <= maximumPasswordBytes
+    }
+
     /// A token for `username`, or nil when the user or the password is wrong (the same either way).
     func login(username: String, password: String) async throws -> String? {
+        // bcrypt would compare only a prefix of such a password: refuse it without verifying.
+        guard Self.isVerifiable(password) else { return nil }
         let hash = try store.passwordHash(of: username)
         // Verify against a dummy hash for unknown users, so the answer takes the same time.
         let verified = await Blocking.verify(password, hash: hash ?? Self.dummyHash)

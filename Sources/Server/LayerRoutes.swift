@@ -12,12 +12,12 @@ extension TileServer {
                 try library.store.catalogs(namespace: user)
                     + library.store.catalogs(namespace: RasterLibrary.temporaryNamespace(of: user))
             }
-            return JSONResponse.make(.array(try infos.map { try Self.layerObject($0, user: user) }))
+            return JSONResponse.make(redactor.redact(.array(try infos.map { try Self.layerObject($0, user: user) })))
         }
         group.get("layers/:name") { _, context in
             let (user, name) = try catalog(context)
             let info = try await Blocking.run { [library] in try library.store.requireCatalog(name) }
-            return JSONResponse.make(try Self.layerObject(info, user: user))
+            return JSONResponse.make(redactor.redact(try Self.layerObject(info, user: user)))
         }
         group.delete("layers/:name") { _, context in
             let (_, name) = try catalog(context)
@@ -32,11 +32,13 @@ extension TileServer {
             let parameters = try request.queryParameters()
             let query = try FeaturePaging.query(parameters)
             let page = try await Blocking.run { [library] in try library.store.page(of: name, query: query) }
-            return JSONResponse.make(try FeaturePaging.collection(page, path: request.uri.path, parameters: parameters))
+            // A raster's stored path is shown relative to the data directory.
+            return JSONResponse.make(redactor.redact(
+                try FeaturePaging.collection(page, path: request.uri.path, parameters: parameters)))
         }
         group.get("layers/:name/features/:id") { _, context in
             let item = try await item(context)
-            return JSONResponse.make(try item.geoJSONFeature())
+            return JSONResponse.make(redactor.redact(try item.geoJSONFeature()))
         }
         group.delete("layers/:name/features/:id") { _, context in
             let (_, name) = try catalog(context)

@@ -35,21 +35,21 @@ extension TileServer {
             let limit = try Self.integer(query.get("limit"), name: "limit", default: 100, range: 1...1000)
             let offset = try Self.integer(query.get("offset"), name: "offset", default: 0, range: 0...Int.max)
             let records = try await scheduler.list(owner: user, status: status, limit: limit, offset: offset)
-            return JSONResponse.make(.array(records.map(\.apiObject)))
+            return JSONResponse.make(redactor.redact(.array(records.map(\.apiObject))))
         }
         for prefix in ["scheduler", "scheduler/tasks"] {
             group.get("\(prefix)/:id") { _, context in
                 let record = try await scheduler.record(try context.parameters.require("id"), owner: try context.requireUser())
-                return JSONResponse.make(record.apiObject)
+                return JSONResponse.make(redactor.redact(record.apiObject))
             }
             group.get("\(prefix)/:id/progress") { _, context in
                 let progress = try await scheduler.progress(try context.parameters.require("id"), owner: try context.requireUser())
-                return try JSONResponse.encode(progress)
+                return JSONResponse.make(redactor.redact(try JSONValue.from(progress)))
             }
         }
         group.post("scheduler/tasks/:id/cancel") { _, context in
             let progress = try await scheduler.cancel(try context.parameters.require("id"), owner: try context.requireUser())
-            return try JSONResponse.encode(progress)
+            return JSONResponse.make(redactor.redact(try JSONValue.from(progress)))
         }
     }
 

@@ -15,14 +15,19 @@ public struct TileServer: Sendable {
         public var basePath: String
         public var maxUploadBytes: Int64
         public var sessionLifetime: TimeInterval
+        public var clients: ClientLimits
+        public var loginThrottle: LoginThrottle.Policy
 
         public init(host: String = "127.0.0.1", port: Int = 8080, basePath: String = "",
-                    maxUploadBytes: Int64 = 4 << 30, sessionLifetime: TimeInterval = 12 * 3600) {
+                    maxUploadBytes: Int64 = 4 << 30, sessionLifetime: TimeInterval = 12 * 3600,
+                    clients: ClientLimits = ClientLimits(), loginThrottle: LoginThrottle.Policy = LoginThrottle.Policy()) {
             self.host = host
             self.port = port
             self.basePath = basePath
             self.maxUploadBytes = maxUploadBytes
             self.sessionLifetime = sessionLifetime
+            self.clients = clients
+            self.loginThrottle = loginThrottle
         }
     }
 
@@ -31,6 +36,8 @@ public struct TileServer: Sendable {
     let scheduler: Scheduler
     let accounts: Accounts
     let logger: Logger
+    let loginThrottle: LoginThrottle
+    let redactor: PathRedactor
 
     public init(settings: Settings, library: RasterLibrary, scheduler: Scheduler, accounts: Accounts, logger: Logger) {
         self.settings = settings
@@ -38,13 +45,15 @@ public struct TileServer: Sendable {
         self.scheduler = scheduler
         self.accounts = accounts
         self.logger = logger
+        loginThrottle = LoginThrottle(policy: settings.loginThrottle)
+        redactor = PathRedactor(root: library.root)
     }
 
     /// Serves until SIGTERM or SIGINT, then lets the scheduler re-queue running tasks.
     /// `onRunning` receives the bound port (useful with port 0).
     public func run(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let router = Router(context: AppContext.self)
-        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: JSONErrorMiddleware(redactor: redactor))
         let base = settings.basePath.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let root = base.isEmpty ? router.group() : router.group(RouterPath(base))
         addOperationRoutes(root)
@@ -63,8 +72,11 @@ public struct TileServer: Sendable {
                 }
             }
         }
+        prepareForClients()
         let app = Application(
             router: router,
+            server: .http1(configuration: settings.clients.http1Configuration(
+                counter: ConnectionCounter(limit: settings.clients.maxConnections))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tile"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -76,15 +88,21 @@ public struct TileServer: Sendable {
     // MARK: Accounts
 
     func addAccountRoutes(_ group: RouterGroup<AppContext>) {
-        let login: @Sendable (Request, AppContext) async throws -> Response = { request, _ in
+        let login: @Sendable (Request, AppContext) async throws -> Response = { request, context in
             let body = try await request.jsonBody(limit: 64 << 10)
             guard case let .object(fields) = body, case let .string(username)? = fields["username"],
                   case let .string(password)? = fields["password"] else {
                 throw APIError.badRequest("send {\"username\": ..., \"password\": ...}")
             }
+            // User names are at most 50 characters: a longer one is cut so it cannot fill memory.
+            let (user, address) = (String(decoding: username.utf8.prefix(64), as: UTF8.self), context.clientAddress)
+            if let wait = loginThrottle.attempt(user: user, address: address) {
+                throw APIError.tooManyLogins(retryAfter: wait)
+            }
             guard let token = try await accounts.login(username: username, password: password) else {
                 throw APIError(.unauthorized, "unauthorized", "wrong user name or password")
             }
+            loginThrottle.succeeded(user: user, address: address)
             let cookie = "\(Accounts.cookieName)=\(token); Path=/; HttpOnly; SameSite=Lax; "
                 + "Max-Age=\(Int(settings.sessionLifetime))"
             return JSONResponse.make(.object(["token": .string(token), "username": .string(username)]),

@@ -25,12 +25,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest upload per file, in MiB.") var maxUploadMb: Int64 = 4096
     @Option(help: "Hours a login session lasts.") var sessionHours: Double = 12
     @OptionGroup(title: "Limits on uploaded rasters") var limits: RasterLimitArguments
+    @Option(help: "Seconds a client has to send a complete request head (in total, not per byte).")
+    var headerTimeout: Double = 30
+    @Option(help: "Seconds a request body (an upload) may stay silent, or a client may read nothing of an answer, before the connection is dropped.")
+    var bodyIdleTimeout: Double = 60
+    @Option(help: "Open connections at most; past it new connections are closed at once.")
+    var maxConnections = 1024
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard workers >= 1, jobs >= 1 else { throw ValidationError("--workers and --jobs must be at least 1") }
         guard taskTimeout > 0, maxUploadMb > 0, sessionHours > 0 else {
             throw ValidationError("--task-timeout, --max-upload-mb and --session-hours must be positive")
+        }
+        guard headerTimeout > 0, bodyIdleTimeout > 0, maxConnections >= 1 else {
+            throw ValidationError("--header-timeout and --body-idle-timeout must be positive, --max-connections at least 1")
         }
     }
 
@@ -49,8 +58,12 @@ struct ServeCommand: AsyncParsableCommand {
                                                                        limits: limits.limits)),
             settings: .init(workers: workers, taskTimeLimit: .milliseconds(Int64(taskTimeout * 1000))), logger: logger)
         try await scheduler.start()
+        let clients = ClientLimits(headerTimeout: .milliseconds(Int64(headerTimeout * 1000)),
+                                   bodyIdleTimeout: .milliseconds(Int64(bodyIdleTimeout * 1000)),
+                                   maxConnections: maxConnections)
         let settings = TileServer.Settings(host: host, port: port, basePath: basePath,
-                                           maxUploadBytes: maxUploadMb << 20, sessionLifetime: sessionHours * 3600)
+                                           maxUploadBytes: maxUploadMb << 20, sessionLifetime: sessionHours * 3600,
+                                           clients: clients)
         let host = self.host
         try await TileServer(settings: settings, library: library, scheduler: scheduler, accounts: accounts, logger: logger)
             .run { port in
@@ -79,7 +92,7 @@ struct UsersCommand: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
             let password = (readLine(strippingNewline: true) ?? "")
-            guard password.count >= 8 else { throw ValidationError("the password needs at least 8 characters") }
+            if let problem = Accounts.passwordProblem(password) { throw ValidationError(problem) }
             let library = try RasterLibrary(directory: data.dataDir)
             defer { library.close() }
             let store = try TaskStore(library: library)
