@@ -80,6 +80,15 @@ public struct APIClient: Sendable {
     public let baseURL: String
     public var token: String?
 
+    /// No shared cookie jar: cookies ignore ports, so a login to one test's server would otherwise
+    /// send its cookie to every other server on 127.0.0.1.
+    private static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        return URLSession(configuration: configuration)
+    }()
+
     public init(baseURL: String, token: String? = nil) {
         self.baseURL = baseURL
         self.token = token
@@ -106,7 +115,7 @@ public struct APIClient: Sendable {
             request.httpBody = body
         }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await Self.session.data(for: request)
         let http = response as! HTTPURLResponse
         var fields: [String: String] = [:]
         for (key, value) in http.allHeaderFields { fields[String(describing: key).lowercased()] = String(describing: value) }
