@@ -31,6 +31,18 @@ extension CatalogStore {
         return version
     }
 
+    /// A process killed while SQLite committed can leave a rollback journal whose header is already
+    /// cleared: not hot, so nothing rolls it back, and SQLite only deletes it at the end of the next
+    /// write. One empty write does that; if another process holds the write lock, its journal is live
+    /// and stays.
+    func removeStaleRollbackJournal() {
+        guard !location.contains(":") || location.hasPrefix("/"),
+              FileManager.default.fileExists(atPath: location + "-journal") else { return }
+        CPLPushErrorHandler(CPLQuietErrorHandler)
+        defer { CPLPopErrorHandler() }
+        try? executeSQL("UPDATE \(CatalogSchema.metadataTable) SET value = value WHERE key = \(sqlLiteral(CatalogSchema.versionKey))")
+    }
+
     /// Whether the store predates the current schema (`migrate(rewritingPath:)` brings it up to date).
     public var needsMigration: Bool { schemaVersion < CatalogSchema.current }
 
@@ -48,13 +60,14 @@ extension CatalogStore {
             try transaction {
                 for table in tables {
                     _ = try layer(table)
-                    for row in try queryRows("SELECT fid, path FROM \(sqlIdentifier(table)) WHERE path IS NOT NULL") {
-                        guard let fid = row[0], let path = row[1], let rewritten = rewritingPath(path),
+                    try createLookupIndexes(on: table)
+                    let rows = try queryRows("SELECT item_id, path FROM \(sqlIdentifier(table)) WHERE path IS NOT NULL")
+                    for row in rows where row.count == 2 {
+                        guard let id = row[0], let path = row[1], let rewritten = rewritingPath(path),
                               rewritten != path else { continue }
                         try executeSQL("UPDATE \(sqlIdentifier(table)) SET path = \(sqlLiteral(rewritten)) "
-                            + "WHERE fid = \(Int64(fid) ?? -1)")
+                            + "WHERE item_id = \(sqlLiteral(id))")
                     }
-                    try createLookupIndexes(on: table)
                 }
                 try writeSchemaVersion(CatalogSchema.current)
             }

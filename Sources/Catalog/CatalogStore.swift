@@ -10,7 +10,7 @@ import Raster
 /// One OGR connection, used by one thread at a time: every method takes the store's lock.
 public final class CatalogStore: @unchecked Sendable {
     private var openHandle: GDALDatasetH?
-    private let location: String
+    let location: String
     let lock = NSLock()
     static let registryTable = "raster_catalogs"
     /// The schema version the store had when it was opened (see `CatalogSchema`).
@@ -42,6 +42,7 @@ public final class CatalogStore: @unchecked Sendable {
             let existingRegistry = GDALDatasetGetLayerByName(handle, Self.registryTable) != nil
             try ensureRegistry()
             schemaVersion = try openSchema(isNew: isNew || !existingRegistry)
+            removeStaleRollbackJournal()
         } catch {
             close()
             throw error

@@ -85,6 +85,11 @@ public final class TaskStore: Sendable {
         let superseded = try database.read { db in try migrator.hasBeenSuperseded(db) }
         guard !superseded else { throw TaskStoreError.newerSchema }
         try migrator.migrate(database)
+        // A process killed while SQLite committed can leave a rollback journal whose header is already
+        // cleared; SQLite deletes it at the end of the next write.
+        if FileManager.default.fileExists(atPath: path + "-journal") {
+            try? database.write { db in try db.execute(sql: "UPDATE grdb_migrations SET identifier = identifier") }
+        }
     }
 
     /// The migrations applied to the store, oldest first.

@@ -15,6 +15,7 @@ struct LibraryRecovery {
             report.migratedFrom = store.schemaVersion
             try store.migrate(rewritingPath: RasterLibrary.relativeStoredPath)
             try settleLegacyFolder(&report)
+            makePrivate()
         }
         try journal.settleAbandoned { entry in try settle(entry, &report) }
         return report
@@ -94,6 +95,16 @@ struct LibraryRecovery {
                 report.removedDanglingItems.append("\(info.name)/\(item.system.id)")
             }
         }
+    }
+
+    /// The first release wrote with the process's umask: files 0600, folders 0700 from now on.
+    private func makePrivate() {
+        let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isDirectoryKey])
+        while let url = enumerator?.nextObject() as? URL {
+            let isDirectory = (try? url.resourceValues(forKeys: [.isDirectoryKey]))?.isDirectory ?? false
+            chmod(url.path, isDirectory ? 0o700 : 0o600)
+        }
+        chmod(root.path, 0o700)
     }
 
     private func absolute(_ storedPath: String) -> String { RasterLibrary.absolutePath(of: storedPath, root: root) }
