@@ -176,6 +176,12 @@ extension CatalogStore {
             Int(OGR_F_GetFieldAsInteger64(feature, index))
         }.first?.first.flatMap { $0 } ?? 0
         guard count > 0, !geometryColumn.isEmpty else { return (count, nil) }
+        guard String(cString: GDALGetDriverShortName(GDALGetDatasetDriver(handle))) == "GPKG" else {
+            // Other stores (PostGIS) compute the extent on the server when forced to.
+            var envelope = OGREnvelope()
+            try check(OGR_L_GetExtent(table, &envelope, 1), "computing the extent")
+            return (count, [envelope.MinX, envelope.MinY, envelope.MaxX, envelope.MaxY])
+        }
         let rtree = "rtree_\(tableName)_\(geometryColumn)"
         let hasRTree = try !queryRows("SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(sqlLiteral(rtree))")
             .isEmpty

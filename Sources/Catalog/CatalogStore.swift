@@ -340,7 +340,7 @@ public final class CatalogStore: @unchecked Sendable {
     }
 
     /// What the registry says of a catalog: enough to read and write its items.
-    struct Registration {
+    private struct Registration {
         var name: CatalogName
         var tableName: String
         var configuration: AttributesConfiguration
