@@ -202,7 +202,7 @@ public final class CatalogStore: @unchecked Sendable {
         try items(in: name, condition: "sha256 = \(sqlLiteral(sha256))", limit: 1).first
     }
 
-    /// All stored raster paths across every catalog (for consistency checks and recovery).
+    /// All stored raster paths across every catalog, as stored (for consistency checks and recovery).
     public func allStoredPaths() throws -> Set<String> {
         try locked {
             var paths = Set<String>()

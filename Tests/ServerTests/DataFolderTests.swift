@@ -141,8 +141,8 @@ struct DataFolderTests {
         #expect(features.count == 2)
     }
 
-    /// No journal entry, no partial or temporary file, every raster file an item's and every item's
-    /// raster present.
+    /// Exactly the expected files: the stores, the uploads, and one raster per item (COGs have no
+    /// sidecars); no journal entry, no partial or temporary file.
     private func assertClean(_ data: String) throws {
         let files = DataFolder.files(data)
         #expect(files.filter { $0.hasPrefix("journal/") }.isEmpty, "journal entries left: \(files.sorted())")
@@ -156,8 +156,10 @@ struct DataFolderTests {
             let features = (try items.json() as? [String: Any])?["features"] as? [[String: Any]] ?? []
             stored.formUnion(features.compactMap { ($0["properties"] as? [String: Any])?["path"] as? String })
         }
-        let rasters = files.filter { $0.hasPrefix("rasters/") && $0.hasSuffix(".tif") }
+        let rasters = files.filter { $0.hasPrefix("rasters/") }
         #expect(rasters == stored, "rasters without items: \(rasters.subtracting(stored)); items without rasters: \(stored.subtracting(rasters))")
+        let others = files.filter { !$0.hasPrefix("rasters/") && !$0.hasPrefix("uploads/") }
+        #expect(others.isSubset(of: ["catalog.gpkg", "tasks.sqlite", "jwt-secret"]), "unexpected files: \(others.sorted())")
     }
 
     // MARK: Permissions

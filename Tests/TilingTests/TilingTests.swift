@@ -283,6 +283,8 @@ struct RecoveryTests {
             try copy("orphan.partial.tif")
             try copy("orphan.partial.tif.ovr.tmp")
             try copy("orphan.partial.tif.msk.ovr.tmp")
+            try copy("orphan.partial.tfw")
+            try copy("orphan.partial.tif.aux.xml")
             abandon(library, .store(catalog: "alice.images", id: "orphan", partial: "rasters/alice.images/orphan.partial.tif",
                                     final: "rasters/alice.images/orphan.tif"))
             // 3. Died after commit while the partial was being removed: a row without raster.
@@ -305,7 +307,8 @@ struct RecoveryTests {
         defer { reopened.close() }
         #expect(reopened.recovery.completedRenames == ["rasters/alice.images/committed.tif"])
         #expect(Set(reopened.recovery.removedPartials) == Set(["orphan.partial.tif", "orphan.partial.tif.ovr.tmp",
-                                                               "orphan.partial.tif.msk.ovr.tmp"].map { "rasters/alice.images/\($0)" }))
+                                                               "orphan.partial.tif.msk.ovr.tmp", "orphan.partial.tfw",
+                                                               "orphan.partial.tif.aux.xml"].map { "rasters/alice.images/\($0)" }))
         #expect(reopened.recovery.removedDanglingItems == ["alice.images/dangling"])
         #expect(reopened.recovery.removedOrphans == ["rasters/alice.images/deleted.tif"])
         #expect(try reopened.store.items(in: name).map(\.system.id) == ["committed"])
