@@ -7,6 +7,10 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(String)
     case alreadyExists(String)
     case storage(String)
+    /// The store was closed (the process is shutting down).
+    case closed
+    /// The store was written by a newer release, whose schema this one does not know.
+    case newerSchema(found: Int, known: Int)
 
     public var description: String {
         switch self {
@@ -17,6 +21,10 @@ public enum CatalogError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notFound(name): return "\(name) does not exist"
         case let .alreadyExists(message): return message
         case let .storage(message): return "catalog storage: \(message)"
+        case .closed: return "the catalog store is closed (the service is shutting down)"
+        case let .newerSchema(found, known):
+            return "the catalog store uses schema version \(found), newer than this release knows (\(known)); "
+                + "use a newer tile"
         }
     }
 }

@@ -10,34 +10,51 @@ import Raster
 /// One OGR connection, used by one thread at a time: every method takes the store's lock.
 public final class CatalogStore: @unchecked Sendable {
     private var openHandle: GDALDatasetH?
-    private let location: String
-    private let lock = NSLock()
+    let location: String
+    let lock = NSLock()
     static let registryTable = "raster_catalogs"
+    /// The schema version the store had when it was opened (see `CatalogSchema`).
+    public internal(set) var schemaVersion = CatalogSchema.current
 
     /// Opens the catalog store at `location`: a GeoPackage path (created if missing) or an OGR
     /// connection string such as `PG:dbname=rasters`.
     public init(location: String) throws {
         GDALRuntime.ensureInitialized()
+        // The R-tree must be complete whenever a transaction commits: extents are read from it, also
+        // by other processes.
+        CPLSetConfigOption("OGR_GPKG_ALLOW_THREADED_RTREE", "NO")
         CPLErrorReset()
         self.location = location
         let isPath = !location.contains(":") || location.hasPrefix("/")
+        let isNew: Bool
         if isPath, !FileManager.default.fileExists(atPath: location) {
             guard let driver = GDALGetDriverByName("GPKG"),
                   let created = GDALCreate(driver, location, 0, 0, 0, GDT_Unknown, nil) else {
                 throw CatalogError.storage("cannot create \(location): \(lastGDALErrorMessage() ?? "unknown error")")
             }
             openHandle = created
+            isNew = true
         } else {
             openHandle = try Self.open(location)
+            isNew = false
         }
-        try ensureRegistry()
+        do {
+            let existingRegistry = GDALDatasetGetLayerByName(handle, Self.registryTable) != nil
+            try ensureRegistry()
+            schemaVersion = try openSchema(isNew: isNew || !existingRegistry)
+            removeStaleRollbackJournal()
+        } catch {
+            close()
+            throw error
+        }
     }
 
     deinit { close() }
 
     /// Closes the connection, letting OGR write what it caches (GeoPackage feature counts and extents
     /// that other readers such as QGIS use). Call it when done: a process may otherwise exit before
-    /// the last reference goes away. Later calls do nothing; using the store afterwards is a bug.
+    /// the last reference goes away. Later calls do nothing; using the store afterwards throws
+    /// `CatalogError.closed`.
     public func close() {
         lock.lock()
         defer { lock.unlock() }
@@ -45,7 +62,7 @@ public final class CatalogStore: @unchecked Sendable {
         openHandle = nil
     }
 
-    private var handle: GDALDatasetH {
+    var handle: GDALDatasetH {
         guard let openHandle else { preconditionFailure("CatalogStore used after close()") }
         return openHandle
     }
@@ -207,7 +224,7 @@ public final class CatalogStore: @unchecked Sendable {
         try items(in: name, condition: "sha256 = \(sqlLiteral(sha256))", limit: 1).first
     }
 
-    /// All stored raster paths across every catalog (for consistency checks and recovery).
+    /// All stored raster paths across every catalog, as stored (for consistency checks and recovery).
     public func allStoredPaths() throws -> Set<String> {
         try locked {
             var paths = Set<String>()
@@ -239,13 +256,14 @@ public final class CatalogStore: @unchecked Sendable {
 
     // MARK: Internals (callers hold the lock)
 
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    func locked<T>(_ body: () throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
+        guard openHandle != nil else { throw CatalogError.closed }
         return try body()
     }
 
-    private func transaction(_ body: () throws -> Void) throws {
+    func transaction(_ body: () throws -> Void) throws {
         try check(GDALDatasetStartTransaction(handle, 0), "starting a transaction")
         do {
             try body()
@@ -280,6 +298,7 @@ public final class CatalogStore: @unchecked Sendable {
         for attribute in configuration.attributes {
             try createField(table, attribute.column, kind: attribute.type.storageKind)
         }
+        try createLookupIndexes(on: tableName)
     }
 
     private func createField(_ layer: OGRLayerH, _ name: String, kind: SystemField.Kind) throws {
@@ -306,7 +325,7 @@ public final class CatalogStore: @unchecked Sendable {
         return opened
     }
 
-    private func layer(_ name: String) throws -> OGRLayerH {
+    func layer(_ name: String) throws -> OGRLayerH {
         if let layer = GDALDatasetGetLayerByName(handle, name) { return layer }
         // OGR reads the list of tables when it opens the store; a catalog that another process (a
         // `tile import` beside the server) created since is only seen by a new connection.
@@ -319,14 +338,14 @@ public final class CatalogStore: @unchecked Sendable {
         return layer
     }
 
-    private struct RegistryRow {
+    struct RegistryRow {
         var name: String
         var tableName: String
         var configuration: String
         var createdAt: String
     }
 
-    private func registryRows(filter: String? = nil) throws -> [RegistryRow] {
+    func registryRows(filter: String? = nil) throws -> [RegistryRow] {
         let registry = try layer(Self.registryTable)
         OGR_L_SetAttributeFilter(registry, filter)
         defer { OGR_L_SetAttributeFilter(registry, nil) }
@@ -361,41 +380,13 @@ public final class CatalogStore: @unchecked Sendable {
         try registryRows(filter: "name = \(sqlLiteral(name.description))").first.map(Registration.init)
     }
 
-    /// The public view of a catalog, with its item count and extent (a scan of its rows: only for
-    /// answers that show them, never on the import or query paths).
+    /// The public view of a catalog, with its item count and extent (asked of SQLite, see
+    /// `countAndExtent(table:)`: only for answers that show them, never on the import or query paths).
     private func infoLocked(_ registration: Registration) throws -> CatalogInfo {
-        let (count, extent) = try countAndExtent(of: try layer(registration.tableName))
+        let (count, extent) = try countAndExtent(table: registration.tableName)
         return CatalogInfo(name: registration.name, tableName: registration.tableName,
                            configuration: registration.configuration, createdAt: registration.createdAt,
                            itemCount: count, extent: extent)
-    }
-
-    /// Item count and footprint extent, read from the rows themselves. OGR's GeoPackage driver would
-    /// answer from counts it caches per connection, which go stale when another process (a `tile import`
-    /// beside a running server) adds items.
-    private func countAndExtent(of table: OGRLayerH) throws -> (Int, [Double]?) {
-        OGR_L_SetSpatialFilter(table, nil)
-        OGR_L_SetAttributeFilter(table, nil)
-        OGR_L_ResetReading(table)
-        var count = 0
-        var extent: OGREnvelope?
-        while let feature = OGR_L_GetNextFeature(table) {
-            defer { OGR_F_Destroy(feature) }
-            count += 1
-            guard let geometry = OGR_F_GetGeometryRef(feature) else { continue }
-            var envelope = OGREnvelope()
-            OGR_G_GetEnvelope(geometry, &envelope)
-            if var union = extent {
-                union.MinX = min(union.MinX, envelope.MinX)
-                union.MinY = min(union.MinY, envelope.MinY)
-                union.MaxX = max(union.MaxX, envelope.MaxX)
-                union.MaxY = max(union.MaxY, envelope.MaxY)
-                extent = union
-            } else {
-                extent = envelope
-            }
-        }
-        return (count, extent.map { [$0.MinX, $0.MinY, $0.MaxX, $0.MaxY] })
     }
 
     private func itemsLocked(_ info: Registration, bbox: Envelope?, condition: String?,
@@ -588,7 +579,7 @@ public final class CatalogStore: @unchecked Sendable {
         }
     }
 
-    private func check(_ error: OGRErr, _ operation: String) throws {
+    func check(_ error: OGRErr, _ operation: String) throws {
         guard error == OGRERR_NONE else {
             throw CatalogError.storage("\(operation) failed: \(lastGDALErrorMessage() ?? "OGR error \(error)")")
         }

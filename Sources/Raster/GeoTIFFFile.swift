@@ -100,9 +100,9 @@ public struct GeoTIFFFile: Sendable {
 /// was checked is what GDAL reads even if the user uploads another file under the same name meanwhile
 /// (an upload replaces a file by renaming a new one over it; a link keeps the old content). Removed
 /// when the last `GeoTIFFFile` using it goes away.
-final class StagingFolder: Sendable {
+public final class StagingFolder: Sendable {
     /// Upload names never start with a dot, so no user can name this folder or anything in it.
-    static let prefix = ".check-"
+    public static let prefix = ".check-"
     let path: String
 
     init(in folder: String, linking names: [String], name: String) throws {

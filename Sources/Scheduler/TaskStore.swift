@@ -30,6 +30,15 @@ public struct TaskRecord: Sendable, Equatable {
     }
 }
 
+public enum TaskStoreError: Error, CustomStringConvertible {
+    case newerSchema
+
+    public var description: String {
+        "the task store was written by a newer release (its schema has migrations this one does not know); "
+            + "use a newer tile"
+    }
+}
+
 /// Durable state in one SQLite file: users, login sessions and tasks with their progress.
 public final class TaskStore: Sendable {
     private let database: DatabaseQueue
@@ -68,7 +77,26 @@ public final class TaskStore: Sendable {
                 table.column("completedDate", .text)
             }
         }
+        // Each release appends migrations here; a data folder migrated by a newer release is refused
+        // rather than written with a schema this one does not know.
+        migrator.registerMigration("v2-status-index") { db in
+            try db.execute(sql: "CREATE INDEX IF NOT EXISTS task_status ON task (status)")
+        }
+        let superseded = try database.read { db in try migrator.hasBeenSuperseded(db) }
+        guard !superseded else { throw TaskStoreError.newerSchema }
         try migrator.migrate(database)
+        // A process killed while SQLite committed can leave a rollback journal whose header is already
+        // cleared; SQLite deletes it at the end of the next write.
+        if FileManager.default.fileExists(atPath: path + "-journal") {
+            try? database.write { db in try db.execute(sql: "UPDATE grdb_migrations SET identifier = identifier") }
+        }
+    }
+
+    /// The migrations applied to the store, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
+        }
     }
 
     // MARK: Users and sessions

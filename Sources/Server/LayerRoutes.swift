@@ -58,7 +58,7 @@ extension TileServer {
 
     /// The stored raster, whole or the byte range asked for (so GDAL's /vsicurl/ reads it remotely).
     private func raster(_ request: Request, _ context: AppContext, headOnly: Bool) async throws -> Response {
-        let path = try await item(context).system.path
+        let path = library.absolutePath(of: try await item(context).system.path)
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
             throw APIError.notFound("the raster file is missing")
         }

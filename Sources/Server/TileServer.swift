@@ -63,12 +63,18 @@ public struct TileServer: Sendable {
         addSchedulerRoutes(authenticated)
         addLayerRoutes(authenticated)
 
-        let sweeper = Task { [library, accounts, logger] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(60))
+        let sweeper = Task { [library, accounts, logger, settings] in
+            // Often enough that a temp catalog outlives its session by at most a quarter of a session.
+            let interval = Duration.milliseconds(Int64(min(60, max(0.1, settings.sessionLifetime / 4)) * 1000))
+            while (try? await Task.sleep(for: interval)) != nil {
                 for user in (try? accounts.store.expireSessions()) ?? [] {
-                    try? library.deleteTemporaryCatalogs(of: user)
-                    logger.info("session expired; temp catalogs removed", metadata: ["user": "\(user)"])
+                    do {
+                        try await Blocking.run { try library.deleteTemporaryCatalogs(of: user) }
+                        logger.info("session expired; temp catalogs removed", metadata: ["user": "\(user)"])
+                    } catch {
+                        logger.warning("session expired; removing temp catalogs failed",
+                                       metadata: ["user": "\(user)", "error": "\(error)"])
+                    }
                 }
             }
         }
@@ -80,9 +86,17 @@ public struct TileServer: Sendable {
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tile"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.runService()
+        var failure: (any Error)?
+        do {
+            try await app.runService()
+        } catch {
+            failure = error
+        }
+        // Everything that uses the catalog store stops before the caller closes it.
         sweeper.cancel()
+        await sweeper.value
         await scheduler.shutdown()
+        if let failure { throw failure }
     }
 
     // MARK: Accounts

@@ -106,7 +106,7 @@ final class UploadWriter {
 
     func begin(name rawName: String) throws {
         name = try UploadName.sanitize(rawName, field: "file name")
-        let url = folder.appendingPathComponent(UploadLeftovers.prefix + UUID().uuidString)
+        let url = folder.appendingPathComponent(UploadLeftovers.uploadPrefix + UUID().uuidString)
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
             throw APIError(.internalServerError, "internal", "cannot write the upload")
         }

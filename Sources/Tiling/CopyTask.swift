@@ -105,20 +105,19 @@ extension TilingExecutor {
                 outcome.id = existing.system.id
                 return outcome
             }
-            let (id, final, partial) = try library.newRasterPaths(in: target)
-            try copyDatasetFiles(from: item.system.path, to: partial)
             var system = item.system
-            system.id = id
-            system.path = final
-            system.createdAt = ISO8601.format(Date())
-            let attributes = item.attributes.filter { configuration.attribute(named: $0.key) != nil }
-            let geometry = try Geometry(geoJSON: item.footprintGeoJSON)
-            try library.register(partial: partial,
-                                 item: NewCatalogItem(system: system, attributes: attributes, footprintWKT: geometry.wkt),
-                                 into: target)
+            try library.storeRaster(into: target) { slot in
+                try copyDatasetFiles(from: library.absolutePath(of: item.system.path), to: slot.partial)
+                system.id = slot.id
+                system.path = slot.storedPath
+                system.createdAt = ISO8601.format(Date())
+                let attributes = item.attributes.filter { configuration.attribute(named: $0.key) != nil }
+                let geometry = try Geometry(geoJSON: item.footprintGeoJSON)
+                return NewCatalogItem(system: system, attributes: attributes, footprintWKT: geometry.wkt)
+            }
             outcome.status = .imported
-            outcome.id = id
-            outcome.path = final
+            outcome.id = system.id
+            outcome.path = system.path
             outcome.overviewLevels = system.overviewLevels
         } catch {
             outcome.error = String(describing: error)

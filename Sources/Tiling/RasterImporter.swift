@@ -101,51 +101,50 @@ struct RasterImporter {
         }
         clock.lap("footprint", into: &outcome)
 
-        let (id, final, partial) = try library.newRasterPaths(in: catalog)
         var overviewLevels = info.bands.first?.overviews ?? 0
-        if options.useCOG {
-            let result = try UserFileIsolation.run {
-                try dataset.writeCOG(to: partial, options: options.cog, progress: progress.phase(0.1...0.97))
+        var bytes: Int64 = 0
+        var stored: SystemFields?
+        try library.storeRaster(into: catalog) { slot in
+            if options.useCOG {
+                let result = try UserFileIsolation.run {
+                    try dataset.writeCOG(to: slot.partial, options: options.cog, progress: progress.phase(0.1...0.97))
+                }
+                let structure = COGValidator.validate(path: slot.partial)
+                guard structure.isValid else {
+                    throw RasterError.writeFailed(path: "item \(slot.id)", reason: "the COG layout is invalid: "
+                        + structure.problems.joined(separator: "; "))
+                }
+                overviewLevels = result.overviewLevels
+                outcome.tiles = structure.tileCount
+                outcome.overviewLevelsRequested = result.cappedFrom
+            } else {
+                try file.copy(to: slot.partial)
             }
-            let structure = COGValidator.validate(path: partial)
-            guard structure.isValid else {
-                removeDatasetFiles(at: partial)
-                throw RasterError.writeFailed(path: "item \(id)", reason: "the COG layout is invalid: "
-                    + structure.problems.joined(separator: "; "))
-            }
-            overviewLevels = result.overviewLevels
-            outcome.tiles = structure.tileCount
-            outcome.overviewLevelsRequested = result.cappedFrom
-        } else {
-            try file.copy(to: partial)
-        }
-        clock.lap("cog", into: &outcome)
-        try progress.throwIfCancelled()
+            clock.lap("cog", into: &outcome)
+            try progress.throwIfCancelled()
 
-        let bytes = storedBytes(partial)
-        let geographic = footprint.geographic
-        let envelope = geographic.envelope
-        let nativeEnvelope = footprint.native.envelope
-        let system = SystemFields(
-            id: id, sourceFile: outcome.file, path: final, sizeBytes: fileSize(source), sha256: sha256,
-            width: info.width, height: info.height, bandCount: info.bandCount, dataType: info.dataType,
-            crs: info.crs ?? footprint.nativeCRS.identifier,
-            resolutionX: info.resolution?[0], resolutionY: info.resolution?[1], nodata: info.noData,
-            overviewLevels: overviewLevels, tiles: outcome.tiles, cog: options.useCOG,
-            bbox: envelope.asArray, nativeCrs: footprint.nativeCRS.wkt, nativeBbox: nativeEnvelope.asArray,
-            nativeFootprint: footprint.native.wkt, footprintVertices: geographic.vertexCount,
-            createdAt: ISO8601.format(Date()))
-        try library.register(partial: partial,
-                             item: NewCatalogItem(system: system, attributes: attributes, footprintWKT: geographic.wkt),
-                             into: catalog)
+            bytes = storedBytes(slot.partial)
+            let geographic = footprint.geographic
+            let system = SystemFields(
+                id: slot.id, sourceFile: outcome.file, path: slot.storedPath, sizeBytes: fileSize(source),
+                sha256: sha256, width: info.width, height: info.height, bandCount: info.bandCount,
+                dataType: info.dataType, crs: info.crs ?? footprint.nativeCRS.identifier,
+                resolutionX: info.resolution?[0], resolutionY: info.resolution?[1], nodata: info.noData,
+                overviewLevels: overviewLevels, tiles: outcome.tiles, cog: options.useCOG,
+                bbox: geographic.envelope.asArray, nativeCrs: footprint.nativeCRS.wkt,
+                nativeBbox: footprint.native.envelope.asArray, nativeFootprint: footprint.native.wkt,
+                footprintVertices: geographic.vertexCount, createdAt: ISO8601.format(Date()))
+            stored = system
+            return NewCatalogItem(system: system, attributes: attributes, footprintWKT: geographic.wkt)
+        }
         clock.lap("register", into: &outcome)
         progress.update(1)
         outcome.status = .imported
-        outcome.id = id
-        outcome.path = final
+        outcome.id = stored?.id
+        outcome.path = stored?.path
         outcome.overviewLevels = overviewLevels
         outcome.bytesWritten = bytes
-        outcome.footprintVertices = system.footprintVertices
+        outcome.footprintVertices = stored?.footprintVertices
     }
 
     private func fileSize(_ path: String) -> Int64 {

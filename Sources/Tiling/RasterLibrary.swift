@@ -7,45 +7,88 @@ import Raster
 ///     DIR/catalog.gpkg                    the raster catalogs (GeoPackage)
 ///     DIR/rasters/NS.NAME/ID.tif          stored rasters, one folder per catalog
 ///     DIR/uploads/USER/FILE               temporary file storage, one folder per user
+///     DIR/journal/                        work a crash could interrupt (see `WorkJournal`)
 ///
-/// Opening it finishes or removes whatever an interrupted import left behind, so the catalog never
-/// points at a missing raster and no raster is stored without its catalog item.
+/// Items store their raster's path relative to DIR (`rasters/NS.NAME/ID.tif`), so the folder can be
+/// moved or restored elsewhere; `absolutePath(of:)` resolves one. Opening the library brings a folder
+/// written by an earlier release up to date, then finishes or undoes the work the journal names, so
+/// the catalog never points at a missing raster and no raster is stored without its catalog item.
+/// Files are created 0600 and folders 0700.
 public final class RasterLibrary: Sendable {
     public let root: URL
     public let store: CatalogStore
     /// What recovery did when the library was opened.
     public let recovery: RecoveryReport
+    let journal: WorkJournal
 
     public struct RecoveryReport: Sendable, Equatable {
         public var completedRenames: [String] = []
         public var removedPartials: [String] = []
         public var removedDanglingItems: [String] = []
-        public var isEmpty: Bool { completedRenames.isEmpty && removedPartials.isEmpty && removedDanglingItems.isEmpty }
+        public var removedOrphans: [String] = []
+        /// The schema version the catalog store was migrated from, if it was.
+        public var migratedFrom: Int?
+        public var isEmpty: Bool {
+            completedRenames.isEmpty && removedPartials.isEmpty && removedDanglingItems.isEmpty
+                && removedOrphans.isEmpty && migratedFrom == nil
+        }
     }
 
     static let partialSuffix = ".partial.tif"
+    static let rastersFolder = "rasters"
 
     public init(directory: String) throws {
         root = URL(fileURLWithPath: directory, isDirectory: true).standardizedFileURL
-        let manager = FileManager.default
-        for folder in [root, root.appendingPathComponent("rasters"), root.appendingPathComponent("uploads")] {
-            try manager.createDirectory(at: folder, withIntermediateDirectories: true)
+        for folder in [root, root.appendingPathComponent(Self.rastersFolder), root.appendingPathComponent("uploads"),
+                       root.appendingPathComponent("journal")] {
+            try Self.createPrivateDirectory(folder)
         }
         store = try CatalogStore(location: root.appendingPathComponent("catalog.gpkg").path)
-        recovery = try Self.recover(store: store, rasters: root.appendingPathComponent("rasters"))
+        journal = WorkJournal(folder: root.appendingPathComponent("journal"))
+        do {
+            recovery = try LibraryRecovery(root: root, store: store).run(journal: journal)
+        } catch {
+            store.close()
+            throw error
+        }
     }
 
     /// Closes the catalog store (see `CatalogStore.close`).
     public func close() { store.close() }
 
-    public func rasterFolder(for catalog: CatalogName) -> URL {
-        root.appendingPathComponent("rasters").appendingPathComponent(catalog.description)
+    /// The file a stored item path names (paths are stored relative to the data folder).
+    public func absolutePath(of storedPath: String) -> String { Self.absolutePath(of: storedPath, root: root) }
+
+    static func absolutePath(of storedPath: String, root: URL) -> String {
+        storedPath.hasPrefix("/") ? storedPath : root.appendingPathComponent(storedPath).path
     }
+
+    /// The relative form of a path stored by the first release (absolute, under its data folder's
+    /// `rasters/`); nil when it has none.
+    static func relativeStoredPath(_ path: String) -> String? {
+        guard path.hasPrefix("/"), let range = path.range(of: "/\(rastersFolder)/", options: .backwards) else { return nil }
+        return "\(rastersFolder)/" + path[range.upperBound...]
+    }
+
+    static func createPrivateDirectory(_ folder: URL) throws {
+        let manager = FileManager.default
+        guard !manager.fileExists(atPath: folder.path) else { return }
+        try manager.createDirectory(at: folder, withIntermediateDirectories: true,
+                                    attributes: [.posixPermissions: 0o700])
+        try manager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder.path)
+    }
+
+    public func rasterFolder(for catalog: CatalogName) -> URL {
+        root.appendingPathComponent(Self.rastersFolder).appendingPathComponent(catalog.description)
+    }
+
+    /// A catalog's raster folder, relative to the data folder.
+    func storedFolder(for catalog: CatalogName) -> String { "\(Self.rastersFolder)/\(catalog.description)" }
 
     public func uploadFolder(for user: String) throws -> URL {
         let name = try UploadName.sanitize(user, field: "user")
         let folder = root.appendingPathComponent("uploads").appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Self.createPrivateDirectory(folder)
         return folder
     }
 
@@ -81,73 +124,97 @@ public final class RasterLibrary: Sendable {
         for info in try store.catalogs(namespace: Self.temporaryNamespace(of: user)) { try deleteCatalog(info.name) }
     }
 
-    /// Lands a raster written at `partial`: commits its catalog row, then renames the raster to the
-    /// row's path. On failure nothing is left: no row, no file. A crash between the two steps is
-    /// finished by recovery at the next open.
-    func register(partial: String, item: NewCatalogItem, into catalog: CatalogName) throws {
+    /// Where a new item's raster is written, then stored.
+    struct RasterSlot {
+        var id: String
+        /// The final path as the item stores it, relative to the data folder.
+        var storedPath: String
+        var final: String
+        var partial: String
+    }
+
+    /// Stores one raster as a new item of `catalog`: `write` writes it at the slot's `partial` path and
+    /// returns the item to register (whose `path` is the slot's `storedPath`); then one transaction
+    /// commits the row and the raster is renamed into place. The journal names the work from before
+    /// the first byte is written until the rename, so a crash at any point is finished (row committed)
+    /// or undone (no row) at the next open. On failure nothing is left: no row, no file.
+    func storeRaster(into catalog: CatalogName, write: (RasterSlot) throws -> NewCatalogItem) throws {
+        let slot = try newSlot(in: catalog)
+        let ticket = try journal.begin(.store(catalog: catalog.description, id: slot.id,
+                                              partial: relative(slot.partial), final: slot.storedPath))
+        defer { ticket.end() }
         do {
+            let item = try write(slot)
+            makePrivate(datasetAt: slot.partial)
             try store.insert(item, into: catalog)
+            do {
+                try renameDatasetFiles(from: slot.partial, to: slot.final)
+            } catch {
+                _ = try? store.deleteItem(id: slot.id, in: catalog)
+                throw error
+            }
         } catch {
-            removeDatasetFiles(at: partial)
-            throw error
-        }
-        do {
-            try renameDatasetFiles(from: partial, to: item.system.path)
-        } catch {
-            _ = try? store.deleteItem(id: item.system.id, in: catalog)
-            removeDatasetFiles(at: partial)
+            removeTemporaryFiles(of: slot.partial)
             throw error
         }
     }
 
-    /// A new item's final and temporary raster paths in a catalog's folder.
-    func newRasterPaths(in catalog: CatalogName) throws -> (id: String, final: String, partial: String) {
+    private func newSlot(in catalog: CatalogName) throws -> RasterSlot {
         let folder = rasterFolder(for: catalog)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Self.createPrivateDirectory(folder)
         let id = UUID().uuidString.lowercased()
-        return (id, folder.appendingPathComponent("\(id).tif").path,
-                folder.appendingPathComponent("\(id)\(Self.partialSuffix)").path)
+        return RasterSlot(id: id, storedPath: "\(storedFolder(for: catalog))/\(id).tif",
+                          final: folder.appendingPathComponent("\(id).tif").path,
+                          partial: folder.appendingPathComponent("\(id)\(Self.partialSuffix)").path)
+    }
+
+    private func relative(_ path: String) -> String { Self.relative(path, root: root) }
+
+    static func relative(_ path: String, root: URL) -> String {
+        let prefix = root.path + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+    }
+
+    /// A raster and its sidecars readable by the owner only, whatever mode a copy brought along.
+    private func makePrivate(datasetAt path: String) {
+        let base = (path as NSString).deletingPathExtension
+        for file in [path, path + ".msk", path + ".aux.xml", path + ".ovr", base + ".tfw", base + ".tifw", base + ".wld"] {
+            chmod(file, 0o600)
+        }
+    }
+
+    /// Removes a partial raster and every file GDAL writes beside it while writing (sidecars,
+    /// `.ovr.tmp` overviews, `.msk.ovr.tmp`, `.warped.tif.tmp`): every name in its folder that starts
+    /// with the partial's base name and a dot. Returns the removed names.
+    @discardableResult
+    private func removeTemporaryFiles(of partial: String) -> [String] { Self.removeTemporaryFiles(of: partial, root: root) }
+
+    static func removeTemporaryFiles(of partial: String, root: URL) -> [String] {
+        let folder = (partial as NSString).deletingLastPathComponent
+        let prefix = ((partial as NSString).lastPathComponent as NSString).deletingPathExtension + "."
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasPrefix(prefix) }.compactMap { name in
+            let path = (folder as NSString).appendingPathComponent(name)
+            return (try? FileManager.default.removeItem(atPath: path)) != nil ? relative(path, root: root) : nil
+        }
     }
 
     /// Removes a catalog, its items and their rasters.
     public func deleteCatalog(_ name: CatalogName) throws {
-        for path in try store.deleteCatalog(name) { removeDatasetFiles(at: path) }
+        let ticket = try journal.begin(.deleteCatalog(catalog: name.description, folder: storedFolder(for: name)))
+        defer { ticket.end() }
+        for path in try store.deleteCatalog(name) { removeDatasetFiles(at: absolutePath(of: path)) }
         try? FileManager.default.removeItem(at: rasterFolder(for: name))
     }
 
     /// Removes one item and its raster; false if there was no such item.
     public func deleteItem(id: String, in name: CatalogName) throws -> Bool {
-        guard let item = try store.deleteItem(id: id, in: name) else { return false }
-        removeDatasetFiles(at: item.system.path)
+        guard let item = try store.item(id: id, in: name) else { return false }
+        let ticket = try journal.begin(.deleteItem(catalog: name.description, id: id, path: item.system.path))
+        defer { ticket.end() }
+        guard let deleted = try store.deleteItem(id: id, in: name) else { return false }
+        removeDatasetFiles(at: absolutePath(of: deleted.system.path))
         return true
-    }
-
-    private static func recover(store: CatalogStore, rasters: URL) throws -> RecoveryReport {
-        var report = RecoveryReport()
-        let manager = FileManager.default
-        let registered = try store.allStoredPaths()
-        let folders = (try? manager.contentsOfDirectory(at: rasters, includingPropertiesForKeys: nil)) ?? []
-        for folder in folders {
-            let names = (try? manager.contentsOfDirectory(atPath: folder.path)) ?? []
-            for name in names where name.hasSuffix(partialSuffix) {
-                let partial = folder.appendingPathComponent(name).path
-                let final = String(partial.dropLast(partialSuffix.count)) + ".tif"
-                if registered.contains(final), !manager.fileExists(atPath: final),
-                   (try? renameDatasetFiles(from: partial, to: final)) != nil {
-                    report.completedRenames.append(final)
-                } else {
-                    removeDatasetFiles(at: partial)
-                    report.removedPartials.append(partial)
-                }
-            }
-        }
-        for info in try store.catalogs() {
-            for item in try store.items(in: info.name) where !manager.fileExists(atPath: item.system.path) {
-                try store.deleteItem(id: item.system.id, in: info.name)
-                report.removedDanglingItems.append("\(info.name)/\(item.system.id)")
-            }
-        }
-        return report
     }
 }
 

@@ -14,6 +14,8 @@ struct Tile: AsyncParsableCommand {
 @main
 enum TileMain {
     static func main() async {
+        // Everything written under the data folder is the owner's only: files 0600, folders 0700.
+        umask(0o077)
         do {
             var command = try Tile.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -43,7 +43,7 @@ struct PartialUploadTests {
         #expect(complete.status == 200 && folder.contents == ["whole.tif"])
     }
 
-    @Test("after kill -9 in the middle of an upload, the next start removes every user's unfinished uploads")
+    @Test("after kill -9 in the middle of an upload, the next start removes every user's unfinished uploads and staging folders")
     func killedMidUpload() async throws {
         let server = try ServerProcess(users: ["alice", "bob"])
         defer { server.stop(); server.removeData() }
@@ -76,6 +76,10 @@ struct PartialUploadTests {
         // A leftover in a folder of a user who is not logged in at all.
         try FileManager.default.createDirectory(atPath: server.dataDirectory + "/uploads/carol", withIntermediateDirectories: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: server.dataDirectory + "/uploads/carol/.upload-1234"))
+        // The folder of links an import reads through, left by a process killed mid-import.
+        let staging = server.dataDirectory + "/uploads/bob/.check-5678"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: staging + "/keep.tif"))
 
         // The server removes them before it listens.
         try server.start()

@@ -353,8 +353,9 @@ struct ServerTests {
         let id = try #require(matching.first?["id"] as? String)
         let feature = try await alice.send("GET", "/layers/alice.images/features/\(id)").object
         #expect((feature["properties"] as? [String: Any])?["name"] as? String == "scene")
-        // The stored path is given relative to the data directory.
-        let path = server.dataDirectory + "/" + (try #require((feature["properties"] as? [String: Any])?["path"] as? String))
+        let storedPath = try #require((feature["properties"] as? [String: Any])?["path"] as? String)
+        #expect(storedPath.hasPrefix("rasters/alice.images/"), "the answer shows no server path: \(storedPath)")
+        let path = (server.dataDirectory as NSString).appendingPathComponent(storedPath)
         let whole = try await alice.send("GET", "/layers/alice.images/features/\(id)/raster")
         let stored = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(whole.status == 200 && whole.data == stored)

@@ -82,7 +82,8 @@ struct TileCLITests {
         #expect(features.count == 1)
         let properties = try #require(features.first?["properties"] as? [String: Any])
         #expect(properties["sourceFile"] as? String == "nan_nodata.tif")
-        #expect(FileManager.default.fileExists(atPath: try #require(properties["path"] as? String)))
+        let storedPath = try #require(properties["path"] as? String)
+        #expect(storedPath.hasPrefix("rasters/alice.c/") && FileManager.default.fileExists(atPath: data.file(storedPath)))
         #expect(properties["cloud"] as? Double == 5)
 
         let filtered = try TileBinary.run(["catalog", "items", "--data-dir", data.path, "alice.c", "--where", "cloud > 10"])

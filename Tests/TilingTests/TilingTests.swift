@@ -28,15 +28,16 @@ struct Workspace {
         }
     }
 
-    /// Every stored raster has its item and every item its raster; no partial file is left.
+    /// Every stored raster has its item and every item its raster; no partial file or journal entry is left.
     func assertConsistent() throws {
-        let stored = try library.store.allStoredPaths()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("journal")).isEmpty)
+        let stored = Set(try library.store.allStoredPaths().map(library.absolutePath(of:)))
         for path in stored { #expect(FileManager.default.fileExists(atPath: path), "item without raster: \(path)") }
         let rasters = library.root.appendingPathComponent("rasters")
         let enumerator = FileManager.default.enumerator(atPath: rasters.path)
         while let relative = enumerator?.nextObject() as? String {
             let path = rasters.appendingPathComponent(relative).path
-            #expect(!relative.hasSuffix(".partial.tif"), "partial file left: \(relative)")
+            #expect(!relative.contains(".partial."), "partial or temporary file left: \(relative)")
             if relative.hasSuffix(".tif") { #expect(stored.contains(path), "raster without item: \(relative)") }
         }
     }
@@ -90,9 +91,10 @@ struct TilingTaskTests {
         #expect(collar.system.crs == "EPSG:32633" && collar.system.nodata == "0" && collar.system.bandCount == 3)
         #expect(collar.system.sha256 == (try FileDigest.sha256(path: TestRasters.sample("nodata_collar.tif"))))
         let source = try Dataset.open(TestRasters.sample("nodata_collar.tif"))
-        let stored = try Dataset.open(collar.system.path)
+        let collarPath = workspace.library.absolutePath(of: collar.system.path)
+        let stored = try Dataset.open(collarPath)
         #expect(try source.band(2).checksum() == stored.band(2).checksum())
-        #expect(COGValidator.validate(path: collar.system.path).isValid)
+        #expect(COGValidator.validate(path: collarPath).isValid)
         try workspace.assertConsistent()
     }
 
@@ -207,9 +209,10 @@ struct TilingTaskTests {
         #expect(progress.status == .completed)
         let item = try #require(try workspace.library.store.items(in: CatalogName("alice.images")).first)
         #expect(!item.system.cog && item.system.tiles == 0)
-        #expect(try FileDigest.sha256(path: item.system.path) == FileDigest.sha256(path: TestRasters.sample("world_file.tif")))
+        let itemPath = workspace.library.absolutePath(of: item.system.path)
+        #expect(try FileDigest.sha256(path: itemPath) == FileDigest.sha256(path: TestRasters.sample("world_file.tif")))
         // The world file came along, so the stored raster is still georeferenced.
-        let stored = try Dataset.open(item.system.path).inspect()
+        let stored = try Dataset.open(itemPath).inspect()
         #expect(stored.georeferencing == .geoTransform && stored.crs == "EPSG:32633")
         try workspace.assertConsistent()
     }
@@ -242,7 +245,7 @@ struct TilingTaskTests {
             return
         }
         #expect(outcome.status == .imported, "\(outcome.error ?? "")")
-        let path = try #require(outcome.path)
+        let path = workspace.library.absolutePath(of: try #require(outcome.path))
         #expect(COGValidator.validate(path: path).isValid)
         let (valid, report) = GDALValidator.validate(path)
         #expect(valid, "\(report)")
@@ -254,36 +257,72 @@ struct TilingTaskTests {
 
 @Suite("recovery after an interrupted import")
 struct RecoveryTests {
-    @Test("a committed item's partial raster is moved into place; orphans and dangling items are removed")
+    @Test("the journal's work is finished or undone at the next open; nothing it does not name is touched")
     func recovery() throws {
         let directory = TemporaryDirectory("recovery")
         defer { directory.remove() }
         let name = try CatalogName("alice.images")
-        var folder: URL
-        var committedFinal: String
+        let folder: URL
+        let live: WorkJournal.Ticket
         do {
             let library = try RasterLibrary(directory: directory.path)
             try library.store.createCatalog(name, configuration: AttributesConfiguration())
             folder = library.rasterFolder(for: name)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            // 1. Crash after commit, before rename: the row exists, the raster is still partial.
-            committedFinal = folder.appendingPathComponent("committed.tif").path
-            try FileManager.default.copyItem(atPath: TestRasters.sample("rotated.tif"),
-                                             toPath: folder.appendingPathComponent("committed.partial.tif").path)
-            try library.store.insert(item(id: "committed", path: committedFinal), into: name)
-            // 2. Crash before commit: a partial raster nobody registered.
-            try FileManager.default.copyItem(atPath: TestRasters.sample("rotated.tif"),
-                                             toPath: folder.appendingPathComponent("orphan.partial.tif").path)
-            // 3. A row whose raster was lost.
-            try library.store.insert(item(id: "dangling", path: folder.appendingPathComponent("gone.tif").path), into: name)
+            let copy = { (file: String) in
+                try FileManager.default.copyItem(atPath: TestRasters.sample("rotated.tif"),
+                                                 toPath: folder.appendingPathComponent(file).path)
+            }
+            // 1. Died after commit, before rename: the row exists, the raster is still partial.
+            try copy("committed.partial.tif")
+            try library.store.insert(item(id: "committed", path: "rasters/alice.images/committed.tif"), into: name)
+            abandon(library, .store(catalog: "alice.images", id: "committed",
+                                    partial: "rasters/alice.images/committed.partial.tif",
+                                    final: "rasters/alice.images/committed.tif"))
+            // 2. Died while GDAL wrote the COG: the partial and its temporary overviews, no row.
+            try copy("orphan.partial.tif")
+            try copy("orphan.partial.tif.ovr.tmp")
+            try copy("orphan.partial.tif.msk.ovr.tmp")
+            try copy("orphan.partial.tfw")
+            try copy("orphan.partial.tif.aux.xml")
+            abandon(library, .store(catalog: "alice.images", id: "orphan", partial: "rasters/alice.images/orphan.partial.tif",
+                                    final: "rasters/alice.images/orphan.tif"))
+            // 3. Died after commit while the partial was being removed: a row without raster.
+            try library.store.insert(item(id: "dangling", path: "rasters/alice.images/dangling.tif"), into: name)
+            abandon(library, .store(catalog: "alice.images", id: "dangling",
+                                    partial: "rasters/alice.images/dangling.partial.tif",
+                                    final: "rasters/alice.images/dangling.tif"))
+            // 4. Died deleting an item: the row is gone, its raster is not.
+            try copy("deleted.tif")
+            abandon(library, .deleteItem(catalog: "alice.images", id: "deleted", path: "rasters/alice.images/deleted.tif"))
+            // 5. Work another process is still doing: its entry is locked and must be left alone.
+            try copy("busy.partial.tif")
+            live = try library.journal.begin(.store(catalog: "alice.images", id: "busy",
+                                                    partial: "rasters/alice.images/busy.partial.tif",
+                                                    final: "rasters/alice.images/busy.tif"))
+            library.close()
         }
+        defer { live.end() }
         let reopened = try RasterLibrary(directory: directory.path)
-        #expect(reopened.recovery.completedRenames == [committedFinal])
-        #expect(reopened.recovery.removedPartials.count == 1 && reopened.recovery.removedPartials[0].hasSuffix("orphan.partial.tif"))
+        defer { reopened.close() }
+        #expect(reopened.recovery.completedRenames == ["rasters/alice.images/committed.tif"])
+        #expect(Set(reopened.recovery.removedPartials) == Set(["orphan.partial.tif", "orphan.partial.tif.ovr.tmp",
+                                                               "orphan.partial.tif.msk.ovr.tmp", "orphan.partial.tfw",
+                                                               "orphan.partial.tif.aux.xml"].map { "rasters/alice.images/\($0)" }))
         #expect(reopened.recovery.removedDanglingItems == ["alice.images/dangling"])
-        #expect(FileManager.default.fileExists(atPath: committedFinal))
+        #expect(reopened.recovery.removedOrphans == ["rasters/alice.images/deleted.tif"])
         #expect(try reopened.store.items(in: name).map(\.system.id) == ["committed"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["committed.tif"])
+        #expect(try Set(FileManager.default.contentsOfDirectory(atPath: folder.path)) == ["committed.tif", "busy.partial.tif"])
+        // Only the live entry is left in the journal; opening again changes nothing.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("journal")).count == 1)
+        let again = try RasterLibrary(directory: directory.path)
+        #expect(again.recovery.isEmpty)
+        again.close()
+    }
+
+    /// Records an entry and drops it unfinished, as a process that died would.
+    private func abandon(_ library: RasterLibrary, _ entry: WorkJournal.Entry) {
+        _ = try? library.journal.begin(entry)
     }
 
     private func item(id: String, path: String) -> NewCatalogItem {
