@@ -33,6 +33,8 @@ struct LibraryRecovery {
             if registered, !manager.fileExists(atPath: final), manager.fileExists(atPath: partial) {
                 try renameDatasetFiles(from: partial, to: final)
                 report.completedRenames.append(finalPath)
+            } else if registered, manager.fileExists(atPath: final) {
+                report.completedRenames += finishSidecarRenames(partial: partial, final: final)
             }
             if registered, !manager.fileExists(atPath: final) {
                 _ = try store.deleteItem(id: id, in: catalog)
@@ -57,6 +59,23 @@ struct LibraryRecovery {
                     report.removedOrphans.append(folder)
                 }
             }
+        }
+    }
+
+    /// A rename that died after the raster itself moved leaves some of its sidecars (`ID.partial.tif.msk`,
+    /// `ID.partial.tfw`, ...) behind: they belong to the stored item, so they follow it (`ID.tif.msk`,
+    /// `ID.tfw`). GDAL's temporary files (`*.tmp`) are not sidecars and are removed afterwards.
+    private func finishSidecarRenames(partial: String, final: String) -> [String] {
+        let folder = (partial as NSString).deletingLastPathComponent
+        let partialStem = ((partial as NSString).lastPathComponent as NSString).deletingPathExtension + "."
+        let finalStem = ((final as NSString).lastPathComponent as NSString).deletingPathExtension + "."
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasPrefix(partialStem) && !$0.hasSuffix(".tmp") }.compactMap { name in
+            let source = (folder as NSString).appendingPathComponent(name)
+            let target = (folder as NSString).appendingPathComponent(finalStem + name.dropFirst(partialStem.count))
+            guard !FileManager.default.fileExists(atPath: target),
+                  (try? FileManager.default.moveItem(atPath: source, toPath: target)) != nil else { return nil }
+            return relative(target)
         }
     }
 
