@@ -49,7 +49,7 @@ public struct TileServer: Sendable {
         redactor = PathRedactor(root: library.root)
     }
 
-    /// Serves until SIGTERM or SIGINT, then lets the scheduler re-queue running tasks.
+    /// Starts the scheduler, serves until SIGTERM or SIGINT, then lets the scheduler re-queue running tasks.
     /// `onRunning` receives the bound port (useful with port 0).
     public func run(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let router = Router(context: AppContext.self)
@@ -63,6 +63,10 @@ public struct TileServer: Sendable {
         addSchedulerRoutes(authenticated)
         addLayerRoutes(authenticated)
 
+        // Leftovers of a dead process go before the scheduler re-runs its tasks, which stage files
+        // under the same names.
+        prepareForClients()
+        try await scheduler.start()
         let sweeper = Task { [library, accounts, logger, settings] in
             // Often enough that a temp catalog outlives its session by at most a quarter of a session.
             let interval = Duration.milliseconds(Int64(min(60, max(0.1, settings.sessionLifetime / 4)) * 1000))
@@ -78,7 +82,6 @@ public struct TileServer: Sendable {
                 }
             }
         }
-        prepareForClients()
         let app = Application(
             router: router,
             server: .http1(configuration: settings.clients.http1Configuration(

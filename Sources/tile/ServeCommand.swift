@@ -57,7 +57,6 @@ struct ServeCommand: AsyncParsableCommand {
             store: store, handler: RasterTaskHandler(executor: TilingExecutor(library: library, jobs: jobs,
                                                                        limits: limits.limits)),
             settings: .init(workers: workers, taskTimeLimit: .milliseconds(Int64(taskTimeout * 1000))), logger: logger)
-        try await scheduler.start()
         let clients = ClientLimits(headerTimeout: .milliseconds(Int64(headerTimeout * 1000)),
                                    bodyIdleTimeout: .milliseconds(Int64(bodyIdleTimeout * 1000)),
                                    maxConnections: maxConnections)

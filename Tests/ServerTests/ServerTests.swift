@@ -283,7 +283,7 @@ struct ServerTests {
         alice = try await APIClient.login(server, as: "alice")
         #expect(try await alice.send("GET", "/scheduler/\(doneID)").object["status"] as? String == "Completed")
         let progress = try await alice.waitForTask(id)
-        #expect(progress["status"] as? String == "Completed")
+        #expect(progress["status"] as? String == "Completed", "\(progress)")
         let features = try #require(try await alice.send("GET", "/layers/alice.images/features").object["features"] as? [[String: Any]])
         #expect(features.compactMap { ($0["properties"] as? [String: Any])?["sourceFile"] as? String }.sorted() == ["large.tif", "rotated.tif"])
         let paths = features.compactMap { ($0["properties"] as? [String: Any])?["path"] as? String }
