@@ -34,13 +34,22 @@ public struct AttributesConfiguration: Codable, Sendable, Equatable {
         attributes.first { $0.attributeName == name }
     }
 
+    /// Attributes one catalog may define at most: every attribute is a column, and SQLite refuses
+    /// tables of more than 2,000 columns (PostgreSQL 1,600), at run time, long after creation.
+    public static let maximumAttributes = 500
+
     /// Checks names, types and collisions with the system fields; field paths name the culprit.
     public func validate() throws {
         let prefix = "target.attributesConfiguration"
         if let tableName, let problem = TableName.requestProblem(tableName) {
             throw CatalogError.invalidConfiguration(field: "\(prefix).tableName", message: problem)
         }
-        let systemColumns = Set(SystemField.all.map(\.column) + ["fid"])
+        guard attributes.count <= Self.maximumAttributes else {
+            throw CatalogError.invalidConfiguration(
+                field: "\(prefix).attributes",
+                message: "\(attributes.count) attributes, at most \(Self.maximumAttributes) are allowed")
+        }
+        let systemColumns = Set(SystemField.all.map(\.column) + ["fid"] + TableName.reservedColumns)
         if let geometryAttribute {
             guard Identifier.isValid(geometryAttribute) else {
                 throw CatalogError.invalidConfiguration(field: "\(prefix).geometryAttribute",
@@ -74,7 +83,7 @@ public struct AttributesConfiguration: Codable, Sendable, Equatable {
                 throw CatalogError.invalidConfiguration(
                     field: attribute.columnName == nil ? "\(field).attributeName" : "\(field).columnName",
                     message: "\"\(attribute.column)\" is a column every raster catalog already has (system fields, "
-                        + "fid and the geometry column \"\(geometryColumn)\")")
+                        + "fid, SQLite's rowid aliases and the geometry column \"\(geometryColumn)\")")
             }
             guard names.insert(attribute.attributeName.lowercased()).inserted,
                   columns.insert(attribute.column.lowercased()).inserted else {

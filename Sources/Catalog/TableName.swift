@@ -13,6 +13,9 @@ public enum TableName {
     /// catalog registry and the server's own tables (`tile_*`).
     public static let reservedPrefixes = ["sqlite_", "gpkg_", "gpkgext_", "rtree_", "ogr_", "tile_"]
     public static let reservedNames = [CatalogStore.registryTable]
+    /// Column names every SQLite table already answers to (the row id's aliases): a user column of that
+    /// name would hide the row id from the store's own queries.
+    public static let reservedColumns = ["rowid", "_rowid_", "oid"]
 
     /// Why `namespace` cannot prefix table names, nil when it can.
     public static func namespaceProblem(_ namespace: String) -> String? {

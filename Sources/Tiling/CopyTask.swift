@@ -80,7 +80,7 @@ extension TilingExecutor {
             let report = StepReport(stepName: "copy", source: task.sourceDisplayName, target: task.targetDisplayName,
                                     started: started, total: 0)
             return report.progress(id: id, status: .failed, outcomes: [], ended: ISO8601.format(Date()),
-                                   message: "copy failed: \(error)")
+                                   message: "copy failed: \(TaskFailureText.describe(error))")
         }
         let ended = ISO8601.format(Date())
         let report = StepReport(stepName: "copy", source: task.sourceDisplayName, target: task.targetDisplayName,
@@ -91,7 +91,7 @@ extension TilingExecutor {
         }
         let failed = !outcomes.isEmpty && outcomes.allSatisfy { $0.status == .failed }
         let progress = report.progress(id: id, status: failed ? .failed : .completed, outcomes: outcomes, ended: ended,
-                                       message: failed ? "every item failed to copy; first: \(outcomes[0].error ?? "")" : nil)
+                                       message: failed ? "every item failed to copy; first: \(TaskFailureText.sanitize(outcomes[0].error ?? ""))" : nil)
         onProgress(progress)
         return progress
     }
@@ -120,7 +120,7 @@ extension TilingExecutor {
             outcome.path = system.path
             outcome.overviewLevels = system.overviewLevels
         } catch {
-            outcome.error = String(describing: error)
+            outcome.error = TaskFailureText.describe(error)
         }
         return outcome
     }
