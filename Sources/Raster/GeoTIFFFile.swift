@@ -64,6 +64,7 @@ public struct GeoTIFFFile: Sendable {
             }
             try policy.limits.check(dataset)
             dataset.loadSidecars()
+            try dataset.checkCRSNamesNoFile(name: name)
             return dataset
         }
     }

@@ -261,8 +261,8 @@ enum SRSText {
         if lower.contains("/vsi") || lower.contains("://") {
             return "names a file or URL (\(text.prefix(80)))"
         }
-        if lower.range(of: #"(grids|init)\s*=\s*@?[^\s"\],]*/"#, options: .regularExpression) != nil {
-            return "names a file through a PROJ option"
+        if let reference = CRSFileReferences.find(in: text) {
+            return "names a file through its CRS (\(reference))"
         }
         return nil
     }

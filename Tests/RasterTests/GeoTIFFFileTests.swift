@@ -49,6 +49,9 @@ struct GeoTIFFFileTests {
         ("{\"type\": \"GeographicCRS\"}", true), ("+proj=longlat +datum=WGS84", true),
         ("http://127.0.0.1:9/crs.prj", false), ("/etc/hostname", false), ("file:///etc/hostname", false),
         ("crs.prj", false), ("+init=/tmp/epsg:4326", false), ("/vsicurl/http://127.0.0.1:9/a", false),
+        ("+proj=longlat +ellps=WGS84 +nadgrids=@none,/tmp/x.gsb +wktext", false),
+        ("+proj=longlat +ellps=WGS84 +geoidgrids=x.gtx", false), ("+proj=longlat +ellps=WGS84 +nadgrids=ntv1_can.dat", false),
+        ("GEOGCS[\"x\",DATUM[\"x\",SPHEROID[\"x\",6378137,298.25]],EXTENSION[\"PROJ4\",\"+proj=longlat +nadgrids=@a,/tmp/b\"]]", false),
     ])
     func pamSRS(srs: String, accepted: Bool) throws {
         let folder = TemporaryDirectory("pam-srs")

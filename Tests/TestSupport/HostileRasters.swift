@@ -118,7 +118,26 @@ public struct HostileRasters {
         add("pam_nested.tif", ["pam_nested.tif.aux.xml"], .fails(["<VRTDataset> is not allowed in <Metadata>"]))
         try geoTIFF("pam_grid.tif")
         try write("<PAMDataset><SRS>+proj=longlat +nadgrids=\(outsideRaster)</SRS></PAMDataset>", "pam_grid.tif.aux.xml")
-        add("pam_grid.tif", ["pam_grid.tif.aux.xml"], .fails(["names a file through a PROJ option"]))
+        add("pam_grid.tif", ["pam_grid.tif.aux.xml"], .fails(["names a file through its CRS"]))
+        // CRSs that name a grid file outside: PROJ would open it when the footprint is transformed.
+        let grid = "PARAMETERFILE[\"Latitude and longitude difference file\",\"\(outsideRaster)\"]"
+        let boundCRS = "BOUNDCRS[SOURCECRS[GEOGCRS[\"NAD83\",DATUM[\"North American Datum 1983\",ELLIPSOID[\"GRS 1980\","
+            + "6378137,298.257222101]],CS[ellipsoidal,2],AXIS[\"latitude\",north,ANGLEUNIT[\"degree\",0.0174532925199433]],"
+            + "AXIS[\"longitude\",east,ANGLEUNIT[\"degree\",0.0174532925199433]]]],TARGETCRS[GEOGCRS[\"WGS 84\","
+            + "DATUM[\"World Geodetic System 1984\",ELLIPSOID[\"WGS 84\",6378137,298.257223563]],CS[ellipsoidal,2],"
+            + "AXIS[\"latitude\",north,ANGLEUNIT[\"degree\",0.0174532925199433]],AXIS[\"longitude\",east,"
+            + "ANGLEUNIT[\"degree\",0.0174532925199433]],ID[\"EPSG\",4326]]],ABRIDGEDTRANSFORMATION[\"shift\","
+            + "METHOD[\"NTv2\",ID[\"EPSG\",9615]],\(grid)]]"
+        let xmlEscaped = { (text: String) in text.replacingOccurrences(of: "\"", with: "&quot;") }
+        try geoTIFF("pam_parameterfile.tif")
+        try write("<PAMDataset><SRS>\(xmlEscaped(boundCRS))</SRS></PAMDataset>", "pam_parameterfile.tif.aux.xml")
+        add("pam_parameterfile.tif", ["pam_parameterfile.tif.aux.xml"], .fails(["names a file through its CRS"]))
+        try geoTIFF("pam_grid_list.tif")
+        let projExtension = "GEOGCS[\"WGS 84\",DATUM[\"WGS_1984\",SPHEROID[\"WGS 84\",6378137,298.257223563]],"
+            + "PRIMEM[\"Greenwich\",0],UNIT[\"degree\",0.0174532925199433],EXTENSION[\"PROJ4\","
+            + "\"+proj=longlat +ellps=WGS84 +nadgrids=@nosuchgrid,\(outsideRaster) +wktext +no_defs\"]]"
+        try write("<PAMDataset><SRS>\(xmlEscaped(projExtension))</SRS></PAMDataset>", "pam_grid_list.tif.aux.xml")
+        add("pam_grid_list.tif", ["pam_grid_list.tif.aux.xml"], .fails(["names a file through its CRS"]))
         try FileManager.default.copyItem(atPath: TestRasters.sample("no_georef.tif"), toPath: path("world_vrt.tif"))
         try write(vrt(outsideRaster), "world_vrt.tfw")
         add("world_vrt.tif", ["world_vrt.tfw"], .fails(["world_vrt.tfw is not a world file"]))
