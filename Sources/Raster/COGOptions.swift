@@ -61,6 +61,61 @@ public struct COGOptions: Sendable, Equatable, Codable {
 
     public var isLossless: Bool { Self.compressions[compression] ?? false }
 
+    /// What of a raster decides whether a compression can encode it.
+    public struct RasterShape: Sendable, Equatable {
+        /// GDAL's data type names, one per band ("Byte", "Int16", "CFloat32", ...).
+        public var bandTypes: [String]
+        public var isPaletted: Bool
+        public init(bandTypes: [String], isPaletted: Bool = false) {
+            self.bandTypes = bandTypes
+            self.isPaletted = isPaletted
+        }
+    }
+
+    /// Refuses a compression GDAL 3.6's COG driver cannot encode `raster` with (checked with
+    /// gdal_translate -of COG on this GDAL: it reports the error and writes tiles of nodata):
+    /// WEBP takes Byte data with 3 or 4 bands; JPEG takes Byte data with 1 to 4 bands and no colour
+    /// table (12-bit JPEG is not built in); LERC takes any non-complex type. The message blames the
+    /// option and says what the file has; `file` is the name the user knows the raster by.
+    public func validate(for raster: RasterShape, file: String) throws {
+        let types = raster.bandTypes
+        let allByte = !types.isEmpty && types.allSatisfy { $0 == "Byte" }
+        let problem: String?
+        switch compression {
+        case "WEBP":
+            problem = allByte && (3...4).contains(types.count) ? nil : "needs Byte data with 3 or 4 bands"
+        case "JPEG":
+            if !(allByte && (1...4).contains(types.count)) {
+                problem = "needs Byte data with 1 to 4 bands"
+            } else if raster.isPaletted {
+                problem = "cannot encode a paletted raster (its colour table would be lost)"
+            } else {
+                problem = nil
+            }
+        case "LERC", "LERC_DEFLATE", "LERC_ZSTD":
+            problem = types.contains(where: Self.isComplex) ? "needs real (not complex) numbers" : nil
+        default:
+            problem = nil
+        }
+        guard let problem else { return }
+        throw RasterError.invalidOption("--compression \(compression) \(problem); \(file) has "
+            + Self.describe(raster) + "; choose another --compression for it")
+    }
+
+    static func isComplex(_ type: String) -> Bool { type.hasPrefix("C") }
+
+    /// "1 Float32 band", "3 Byte bands", "2 bands (Byte, UInt16)", "1 paletted Byte band".
+    static func describe(_ raster: RasterShape) -> String {
+        let types = raster.bandTypes
+        let count = types.count
+        let noun = count == 1 ? "band" : "bands"
+        let palette = raster.isPaletted ? "paletted " : ""
+        if let first = types.first, types.allSatisfy({ $0 == first }) {
+            return "\(count) \(palette)\(first) \(noun)"
+        }
+        return count == 0 ? "no bands" : "\(count) \(palette)\(noun) (\(types.joined(separator: ", ")))"
+    }
+
     /// The number of overview levels that takes a `width` x `height` raster down to one tile.
     public static func automaticOverviewLevels(width: Int, height: Int, blockSize: Int) -> Int {
         var side = max(width, height)

@@ -82,6 +82,8 @@ struct RasterImporter {
                                               confined: options.confineSources)
             return (file, try file.open())
         }
+        // A compression the raster cannot take fails the file now, blaming the option, not the file.
+        if options.useCOG { try dataset.checkCompression(options.cog) }
         clock.lap("open", into: &outcome)
         let sha256 = try FileDigest.sha256(path: file.path)
         clock.lap("hash", into: &outcome)
