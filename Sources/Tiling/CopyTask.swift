@@ -107,7 +107,7 @@ extension TilingExecutor {
             }
             var system = item.system
             try library.storeRaster(into: target) { slot in
-                try copyDatasetFiles(from: library.absolutePath(of: item.system.path), to: slot.partial)
+                try StoredRasterFiles.copy(from: library.absolutePath(of: item.system.path), to: slot.partial)
                 system.id = slot.id
                 system.path = slot.storedPath
                 system.createdAt = ISO8601.format(Date())

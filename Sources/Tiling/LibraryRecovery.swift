@@ -31,7 +31,7 @@ struct LibraryRecovery {
             let partial = absolute(partialPath), final = absolute(finalPath)
             let registered = try registeredItem(id: id, in: catalog) != nil
             if registered, !manager.fileExists(atPath: final), manager.fileExists(atPath: partial) {
-                try renameDatasetFiles(from: partial, to: final)
+                try StoredRasterFiles.move(from: partial, to: final)
                 report.completedRenames.append(finalPath)
             } else if registered, manager.fileExists(atPath: final) {
                 report.completedRenames += finishSidecarRenames(partial: partial, final: final)
@@ -41,7 +41,7 @@ struct LibraryRecovery {
                 report.removedDanglingItems.append("\(catalog)/\(id)")
             }
             if !registered, manager.fileExists(atPath: final) {
-                removeDatasetFiles(at: final)
+                StoredRasterFiles.remove(at: final)
                 report.removedOrphans.append(finalPath)
             }
             report.removedPartials += removeTemporaryFiles(of: partial)
@@ -49,7 +49,7 @@ struct LibraryRecovery {
             if try registeredItem(id: id, in: CatalogName(catalogText)) == nil {
                 let file = absolute(path)
                 if manager.fileExists(atPath: file) { report.removedOrphans.append(path) }
-                removeDatasetFiles(at: file)
+                StoredRasterFiles.remove(at: file)
             }
         case let .deleteCatalog(catalogText, folder):
             if try store.configuration(of: CatalogName(catalogText)) == nil {
@@ -102,7 +102,7 @@ struct LibraryRecovery {
                 let partial = folder.appendingPathComponent(id + RasterLibrary.partialSuffix).path
                 let final = String(partial.dropLast(RasterLibrary.partialSuffix.count)) + ".tif"
                 if registered.contains(relative(final)), !manager.fileExists(atPath: final),
-                   (try? renameDatasetFiles(from: partial, to: final)) != nil {
+                   (try? StoredRasterFiles.move(from: partial, to: final)) != nil {
                     report.completedRenames.append(relative(final))
                 }
                 report.removedPartials += removeTemporaryFiles(of: partial)

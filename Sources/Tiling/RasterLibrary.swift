@@ -148,7 +148,7 @@ public final class RasterLibrary: Sendable {
             makePrivate(datasetAt: slot.partial)
             try store.insert(item, into: catalog)
             do {
-                try renameDatasetFiles(from: slot.partial, to: slot.final)
+                try StoredRasterFiles.move(from: slot.partial, to: slot.final)
             } catch {
                 _ = try? store.deleteItem(id: slot.id, in: catalog)
                 throw error
@@ -177,10 +177,7 @@ public final class RasterLibrary: Sendable {
 
     /// A raster and its sidecars readable by the owner only, whatever mode a copy brought along.
     private func makePrivate(datasetAt path: String) {
-        let base = (path as NSString).deletingPathExtension
-        for file in [path, path + ".msk", path + ".aux.xml", path + ".ovr", base + ".tfw", base + ".tifw", base + ".wld"] {
-            chmod(file, 0o600)
-        }
+        for file in StoredRasterFiles.files(of: path) { chmod(file, 0o600) }
     }
 
     /// Removes a partial raster and every file GDAL writes beside it while writing (sidecars,
@@ -203,7 +200,7 @@ public final class RasterLibrary: Sendable {
     public func deleteCatalog(_ name: CatalogName) throws {
         let ticket = try journal.begin(.deleteCatalog(catalog: name.description, folder: storedFolder(for: name)))
         defer { ticket.end() }
-        for path in try store.deleteCatalog(name) { removeDatasetFiles(at: absolutePath(of: path)) }
+        for path in try store.deleteCatalog(name) { StoredRasterFiles.remove(at: absolutePath(of: path)) }
         try? FileManager.default.removeItem(at: rasterFolder(for: name))
     }
 
@@ -213,7 +210,7 @@ public final class RasterLibrary: Sendable {
         let ticket = try journal.begin(.deleteItem(catalog: name.description, id: id, path: item.system.path))
         defer { ticket.end() }
         guard let deleted = try store.deleteItem(id: id, in: name) else { return false }
-        removeDatasetFiles(at: absolutePath(of: deleted.system.path))
+        StoredRasterFiles.remove(at: absolutePath(of: deleted.system.path))
         return true
     }
 }
