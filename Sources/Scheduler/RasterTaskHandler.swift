@@ -17,18 +17,27 @@ public struct RasterTaskHandler: TaskHandler {
 
     public func prepare(type: String, parameters: JSONValue, owner: String) throws -> any PreparedTask {
         var planned: [CatalogName: AttributesConfiguration] = [:]
+        var files = 0
         return try prepare(type: type, parameters: parameters, owner: owner, field: "", planned: &planned,
-                           allowPipeline: true)
+                           files: &files, allowPipeline: true)
     }
 
+    /// `files` counts the files of the steps prepared so far: a pipeline's tiling steps share one
+    /// `maxFilesPerTask`, so splitting a task into steps does not multiply what it may do.
     private func prepare(type: String, parameters: JSONValue, owner: String, field: String,
-                         planned: inout [CatalogName: AttributesConfiguration],
+                         planned: inout [CatalogName: AttributesConfiguration], files: inout Int,
                          allowPipeline: Bool) throws -> any PreparedTask {
         let typeField = field.isEmpty ? "type" : "\(field)type"
         switch type {
         case "tiling":
-            let task = try executor.validate(decode(TilingTask.self, parameters, field: field), user: owner,
-                                             planned: planned)
+            let task: ValidatedTilingTask
+            do {
+                task = try executor.validate(decode(TilingTask.self, parameters, field: field), user: owner,
+                                             planned: planned, maxFiles: executor.maxFilesPerTask - files)
+            } catch let TaskRequestError.badRequest(inner, message) where inner.hasPrefix("files") && !field.isEmpty {
+                throw TaskRequestError.badRequest(field: field + inner, message: message)
+            }
+            files += task.sources.count
             if let creates = task.creates { planned[task.catalog] = creates }
             return PreparedStep { id, cancellation, onProgress in
                 await executor.run(task, id: id, cancellation: cancellation, onProgress: onProgress)
@@ -51,7 +60,7 @@ public struct RasterTaskHandler: TaskHandler {
                     throw TaskRequestError.badRequest(field: "\(path)type", message: "every inner task needs a type")
                 }
                 steps.append(try prepare(type: innerType, parameters: task, owner: owner, field: path,
-                                         planned: &planned, allowPipeline: false))
+                                         planned: &planned, files: &files, allowPipeline: false))
             }
             return PreparedPipeline(steps: steps)
         case "pipeline":

@@ -9,6 +9,8 @@ public enum SchedulerError: Error, Equatable, Sendable {
     case notFound
     /// The task has already finished.
     case alreadyFinished(TaskStatus)
+    /// The user already has this many unfinished (Scheduled, Planning, Executing) tasks.
+    case tooManyUnfinishedTasks(limit: Int)
 }
 
 /// Accepts tasks, queues them, runs them on a bounded number of workers, and keeps their status and
@@ -20,12 +22,15 @@ public actor Scheduler {
         public var taskTimeLimit: Duration
         /// Progress of a running task is written to the store at most this often.
         public var persistInterval: Duration
+        /// Unfinished tasks (Scheduled, Planning, Executing) one user may have; a pipeline is one task.
+        public var maxUnfinishedTasksPerUser: Int
 
         public init(workers: Int = ProcessInfo.processInfo.activeProcessorCount, taskTimeLimit: Duration = .seconds(3600),
-                    persistInterval: Duration = .milliseconds(500)) {
+                    persistInterval: Duration = .milliseconds(500), maxUnfinishedTasksPerUser: Int = 20) {
             self.workers = max(1, workers)
             self.taskTimeLimit = taskTimeLimit
             self.persistInterval = persistInterval
+            self.maxUnfinishedTasksPerUser = max(1, maxUnfinishedTasksPerUser)
         }
     }
 
@@ -90,8 +95,13 @@ public actor Scheduler {
         pump()
     }
 
-    /// Validates and queues a task. Throws `TaskRequestError` for a bad request.
+    /// Validates and queues a task. Throws `TaskRequestError` for a bad request, and
+    /// `SchedulerError.tooManyUnfinishedTasks` when the owner has as many unfinished tasks as allowed.
     public func submit(type: String, parameters: JSONValue, owner: String) throws -> TaskRecord {
+        // Checked first, before any validation work; the actor makes check and insert one step.
+        guard unfinishedCount(of: owner) < settings.maxUnfinishedTasksPerUser else {
+            throw SchedulerError.tooManyUnfinishedTasks(limit: settings.maxUnfinishedTasksPerUser)
+        }
         let task = try handler.prepare(type: type, parameters: parameters, owner: owner)
         let id = UUID().uuidString.lowercased()
         var record = TaskRecord(id: id, owner: owner, type: type, parameters: parameters, status: .scheduled,
@@ -108,6 +118,11 @@ public actor Scheduler {
         logger.info("task accepted", metadata: ["task": "\(id)", "type": "\(type)", "owner": "\(owner)"])
         pump()
         return accepted
+    }
+
+    /// Every unfinished task is in `live` from submission (or re-queueing at start) until it ends.
+    private func unfinishedCount(of owner: String) -> Int {
+        live.values.reduce(0) { $0 + ($1.owner == owner && !$1.status.isFinal ? 1 : 0) }
     }
 
     public func record(_ id: String, owner: String) throws -> TaskRecord {
@@ -164,8 +179,7 @@ public actor Scheduler {
     // MARK: Running
 
     private func pump() {
-        while accepting, running.count < settings.workers, !queue.isEmpty {
-            let id = queue.removeFirst()
+        while accepting, running.count < settings.workers, let id = nextQueued() {
             guard var record = live[id] else { continue }
             let task: any PreparedTask
             if let ready = prepared.removeValue(forKey: id) {
@@ -175,7 +189,7 @@ public actor Scheduler {
                     task = try handler.prepare(type: record.type, parameters: record.parameters, owner: record.owner)
                 } catch {
                     let progress = Self.endedProgress(record, status: .failed,
-                                                      message: "cannot be run again after a restart: \(error)")
+                                                      message: "cannot be run again after a restart: \(TaskFailureText.describe(error))")
                     try? finish(id, progress: progress, status: .failed)
                     continue
                 }
@@ -202,6 +216,27 @@ public actor Scheduler {
                 await scheduler.completed(id, progress)
             }
         }
+    }
+
+    /// Takes the next task to run off the queue: the oldest of the user with the fewest running
+    /// tasks, so one user's long queue does not keep the workers from everyone else.
+    private func nextQueued() -> String? {
+        guard !queue.isEmpty else { return nil }
+        var runningByOwner: [String: Int] = [:]
+        for id in running.keys {
+            if let owner = live[id]?.owner { runningByOwner[owner, default: 0] += 1 }
+        }
+        var best = 0
+        var fewest = Int.max
+        for (index, id) in queue.enumerated() {
+            let count = live[id].map { runningByOwner[$0.owner, default: 0] } ?? 0
+            if count < fewest {
+                best = index
+                fewest = count
+                if count == 0 { break }
+            }
+        }
+        return queue.remove(at: best)
     }
 
     private func timeOut(_ id: String) {

@@ -58,6 +58,10 @@ struct APIError: HTTPResponseError, Sendable {
             case .notFound: return .notFound("no such task")
             case let .alreadyFinished(status):
                 return APIError(.conflict, "already_finished", "the task has already finished (\(status.rawValue))")
+            case let .tooManyUnfinishedTasks(limit):
+                return APIError(.tooManyRequests, "too_many_tasks",
+                                "you already have \(limit) unfinished tasks (Scheduled, Planning or Executing), the most "
+                                    + "allowed; wait for one to finish or cancel one")
             }
         case let error as CatalogError:
             switch error {

@@ -16,12 +16,16 @@ public struct ClientLimits: Sendable {
     public var bodyIdleTimeout: Duration
     /// Open connections at most; past it a new connection is closed at once.
     public var maxConnections: Int
+    /// Open connections from one client address at most (loopback included); past it that address's
+    /// new connections are closed at once, so one client cannot take every slot of `maxConnections`.
+    public var maxConnectionsPerAddress: Int
 
     public init(headerTimeout: Duration = .seconds(30), bodyIdleTimeout: Duration = .seconds(60),
-                maxConnections: Int = 1024) {
+                maxConnections: Int = 1024, maxConnectionsPerAddress: Int = 64) {
         self.headerTimeout = headerTimeout
         self.bodyIdleTimeout = bodyIdleTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
     }
 
     /// The HTTP/1 channel with both handlers in every connection's pipeline.
@@ -33,30 +37,44 @@ public struct ClientLimits: Sendable {
     }
 }
 
-/// Open connections, shared by all event loops.
+/// Open connections, in all and per client address, shared by all event loops.
 final class ConnectionCounter: Sendable {
-    let limit: Int
-    private let open = Mutex(0)
-
-    init(limit: Int) {
-        self.limit = limit
+    private struct Counts {
+        var total = 0
+        /// Only addresses with an open connection: the table is never larger than `limit`.
+        var byAddress: [String: Int] = [:]
     }
 
-    /// Counts a new connection, or returns false when the limit is reached.
-    func admit() -> Bool {
-        open.withLock { count in
-            guard count < limit else { return false }
-            count += 1
+    let limit: Int
+    let perAddress: Int
+    private let open = Mutex(Counts())
+
+    init(limit: Int, perAddress: Int = .max) {
+        self.limit = limit
+        self.perAddress = perAddress
+    }
+
+    /// Counts a new connection from `address`, or returns false when either limit is reached.
+    func admit(address: String = "") -> Bool {
+        open.withLock { counts in
+            guard counts.total < limit, counts.byAddress[address, default: 0] < perAddress else { return false }
+            counts.total += 1
+            counts.byAddress[address, default: 0] += 1
             return true
         }
     }
 
-    func release() {
-        open.withLock { $0 -= 1 }
+    func release(address: String = "") {
+        open.withLock { counts in
+            counts.total -= 1
+            let left = counts.byAddress[address, default: 1] - 1
+            counts.byAddress[address] = left > 0 ? left : nil
+        }
     }
 }
 
-/// Closes a connection at once when `ConnectionCounter` is full; otherwise counts it until it closes.
+/// Closes a connection at once when `ConnectionCounter` is full, in all or for the client's address;
+/// otherwise counts it until it closes.
 final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -80,8 +98,9 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
     private func admit(_ context: ChannelHandlerContext) {
         guard !decided else { return }
         decided = true
-        if counter.admit() {
-            context.channel.closeFuture.whenComplete { [counter] _ in counter.release() }
+        let address = context.channel.remoteAddress?.ipAddress ?? ""
+        if counter.admit(address: address) {
+            context.channel.closeFuture.whenComplete { [counter] _ in counter.release(address: address) }
         } else {
             context.close(promise: nil)
         }

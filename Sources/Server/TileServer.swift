@@ -85,7 +85,8 @@ public struct TileServer: Sendable {
         let app = Application(
             router: router,
             server: .http1(configuration: settings.clients.http1Configuration(
-                counter: ConnectionCounter(limit: settings.clients.maxConnections))),
+                counter: ConnectionCounter(limit: settings.clients.maxConnections,
+                                           perAddress: settings.clients.maxConnectionsPerAddress))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "tile"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

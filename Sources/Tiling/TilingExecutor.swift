@@ -26,6 +26,8 @@ public struct TilingExecutor: Sendable {
     public let policy: OpenPolicy
 
     public static let cancelMessage = "Cancelled by external request."
+    /// Files one task may name, counted over all the steps of a pipeline.
+    public var maxFilesPerTask = 10_000
 
     public init(library: RasterLibrary, jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
                 cogOptions: COGOptions = COGOptions(), limits: RasterLimits = RasterLimits()) {
@@ -36,9 +38,24 @@ public struct TilingExecutor: Sendable {
     }
 
     /// Checks a task for `user`, whose uploads are the files it may name. `planned` holds catalogs that
-    /// earlier steps of the same pipeline will create.
+    /// earlier steps of the same pipeline will create; `maxFiles` is what is left of `maxFilesPerTask`
+    /// after the files of those earlier steps.
     public func validate(_ task: TilingTask, user: String,
-                         planned: [CatalogName: AttributesConfiguration] = [:]) throws -> ValidatedTilingTask {
+                         planned: [CatalogName: AttributesConfiguration] = [:],
+                         maxFiles: Int? = nil) throws -> ValidatedTilingTask {
+        // Counted before anything else is looked at: the size of a request bounds the work it causes.
+        let allowed = maxFiles ?? maxFilesPerTask
+        guard task.files.count <= allowed else {
+            let message = allowed == maxFilesPerTask
+                ? "names \(task.files.count) files, at most \(maxFilesPerTask) are allowed in one task"
+                : "names \(task.files.count) files, but only \(max(0, allowed)) of the \(maxFilesPerTask) allowed in one task "
+                    + "are left after the earlier steps of the pipeline"
+            throw TaskRequestError.badRequest(field: "files", message: message)
+        }
+        var seen = Set<String>()
+        for (index, file) in task.files.enumerated() where !seen.insert(file).inserted {
+            throw TaskRequestError.badRequest(field: "files[\(index)]", message: "\"\(file)\" is listed twice")
+        }
         let catalog = try library.catalogName(task.target.serviceName, user: user, field: "target.serviceName")
         var configuration: AttributesConfiguration
         var creates: AttributesConfiguration?
@@ -100,7 +117,7 @@ public struct TilingExecutor: Sendable {
                 try library.store.createCatalog(task.catalog, configuration: configuration)
             } catch {
                 return report.progress(id: id, status: .failed, outcomes: [], ended: ISO8601.format(Date()),
-                                       message: "creating catalog \(task.catalog) failed: \(error)")
+                                       message: "creating catalog \(task.displayName) failed: \(TaskFailureText.describe(error))")
             }
         }
         onProgress(report.progress(id: id, status: .executing, outcomes: [], ended: nil, message: nil))
@@ -111,16 +128,20 @@ public struct TilingExecutor: Sendable {
         ) { batch in
             guard let outcome = batch.lastFinished else { return }
             let soFar = finished.append(outcome)
+            // Once cancelled, the files left end at once, one after another: a report per file would
+            // rebuild the whole list each time. The final report below says it all.
+            guard !cancellation.isCancelled else { return }
             onProgress(report.progress(id: id, status: .executing, outcomes: soFar, ended: nil, message: nil))
         }
         let ended = ISO8601.format(Date())
+        for outcome in outcomes { outcome.error.map(TaskFailureText.log) }
         if cancellation.isCancelled {
             let kept = outcomes.filter { $0.status != .failed || $0.error != "cancelled" }
             return report.progress(id: id, status: .canceled, outcomes: kept, ended: ended, message: Self.cancelMessage)
         }
         let failures = outcomes.filter { $0.status == .failed }
         if !outcomes.isEmpty, failures.count == outcomes.count {
-            let reason = failures.first?.error ?? "unknown error"
+            let reason = TaskFailureText.sanitize(failures.first?.error ?? "unknown error")
             let message = outcomes.count == 1 ? "\(failures[0].file): \(reason)"
                 : "all \(outcomes.count) files failed; first: \(failures[0].file): \(reason)"
             return report.progress(id: id, status: .failed, outcomes: outcomes, ended: ended, message: message)
@@ -203,7 +224,8 @@ struct StepReport: Sendable {
         return StepResult(
             stepName: stepName, inputSource: source, outSource: target, startedTime: started,
             endedTime: ended,
-            batchErrors: failures.isEmpty ? nil : failures.map { .init(file: $0.file, message: $0.error ?? "failed") },
+            batchErrors: failures.isEmpty ? nil
+                : failures.map { .init(file: $0.file, message: $0.error.map(TaskFailureText.sanitize) ?? "failed") },
             batchCount: 1, inputObjectCount: total, errorCount: failures.count, outputObjectCount: stored.count,
             resultDetails: details)
     }

@@ -31,6 +31,12 @@ struct ServeCommand: AsyncParsableCommand {
     var bodyIdleTimeout: Double = 60
     @Option(help: "Open connections at most; past it new connections are closed at once.")
     var maxConnections = 1024
+    @Option(help: "Open connections from one client address at most (loopback included); past it that address's new connections are closed at once.")
+    var maxConnectionsPerAddress = 64
+    @Option(help: "Files one task may name (over all the steps of a pipeline); more is refused with 400.")
+    var maxFilesPerTask = 10_000
+    @Option(help: "Unfinished (Scheduled, Planning, Executing) tasks one user may have; a new task past it is refused with 429.")
+    var maxQueuedTasksPerUser = 20
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -40,6 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard headerTimeout > 0, bodyIdleTimeout > 0, maxConnections >= 1 else {
             throw ValidationError("--header-timeout and --body-idle-timeout must be positive, --max-connections at least 1")
+        }
+        guard maxConnectionsPerAddress >= 1, maxFilesPerTask >= 1, maxQueuedTasksPerUser >= 1 else {
+            throw ValidationError("--max-connections-per-address, --max-files-per-task and --max-queued-tasks-per-user "
+                + "must be at least 1")
         }
     }
 
@@ -53,13 +63,16 @@ struct ServeCommand: AsyncParsableCommand {
         let store = try TaskStore(library: library)
         let accounts = await Accounts(store: store, secret: try Accounts.secret(in: library.root),
                                       sessionLifetime: sessionHours * 3600)
+        var executor = TilingExecutor(library: library, jobs: jobs, limits: limits.limits)
+        executor.maxFilesPerTask = maxFilesPerTask
         let scheduler = Scheduler(
-            store: store, handler: RasterTaskHandler(executor: TilingExecutor(library: library, jobs: jobs,
-                                                                       limits: limits.limits)),
-            settings: .init(workers: workers, taskTimeLimit: .milliseconds(Int64(taskTimeout * 1000))), logger: logger)
+            store: store, handler: RasterTaskHandler(executor: executor),
+            settings: .init(workers: workers, taskTimeLimit: .milliseconds(Int64(taskTimeout * 1000)),
+                            maxUnfinishedTasksPerUser: maxQueuedTasksPerUser),
+            logger: logger)
         let clients = ClientLimits(headerTimeout: .milliseconds(Int64(headerTimeout * 1000)),
                                    bodyIdleTimeout: .milliseconds(Int64(bodyIdleTimeout * 1000)),
-                                   maxConnections: maxConnections)
+                                   maxConnections: maxConnections, maxConnectionsPerAddress: maxConnectionsPerAddress)
         let settings = TileServer.Settings(host: host, port: port, basePath: basePath,
                                            maxUploadBytes: maxUploadMb << 20, sessionLifetime: sessionHours * 3600,
                                            clients: clients)
