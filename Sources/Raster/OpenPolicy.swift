@@ -14,22 +14,30 @@ public struct RasterLimits: Sendable, Equatable, Codable {
     /// Bytes of the largest block GDAL reads at once (a tile, a strip, or all bands of a pixel-interleaved
     /// block). A single-strip compressed image is one block, so this bounds one read's allocation.
     public var maxBlockBytes: Int64
+    /// Bytes of one row across all bands (width x bands x bytes per sample). GDAL's COG writer builds
+    /// overviews from chunks of about a thousand such rows at once, so this is what bounds a worker's
+    /// memory on wide, many-band rasters.
+    public var maxRowBytes: Int64
 
     public static let defaultMaxPixels: Int64 = 65536 * 65536
     public static let defaultMaxBands = 1024
     public static let defaultMaxSamples: Int64 = 4 * 65536 * 65536
     public static let defaultMaxBlockBytes: Int64 = 256 << 20
+    /// A 65536-pixel-wide RGBA UInt16 row; a Sentinel-2 scene's 13 bands fit three times over.
+    public static let defaultMaxRowBytes: Int64 = 512 << 10
 
     public init(maxPixels: Int64 = defaultMaxPixels, maxBands: Int = defaultMaxBands,
-                maxSamples: Int64 = defaultMaxSamples, maxBlockBytes: Int64 = defaultMaxBlockBytes) {
+                maxSamples: Int64 = defaultMaxSamples, maxBlockBytes: Int64 = defaultMaxBlockBytes,
+                maxRowBytes: Int64 = defaultMaxRowBytes) {
         self.maxPixels = maxPixels
         self.maxBands = maxBands
         self.maxSamples = maxSamples
         self.maxBlockBytes = maxBlockBytes
+        self.maxRowBytes = maxRowBytes
     }
 
     public func validate() throws {
-        guard maxPixels > 0, maxBands > 0, maxSamples > 0, maxBlockBytes > 0 else {
+        guard maxPixels > 0, maxBands > 0, maxSamples > 0, maxBlockBytes > 0, maxRowBytes > 0 else {
             throw RasterError.invalidOption("raster limits must be positive")
         }
     }
@@ -49,6 +57,11 @@ public struct RasterLimits: Sendable, Equatable, Codable {
         if samplesOverflow || samples > maxSamples {
             throw refuse("\(width) x \(height) pixels x \(bands) bands = \(samples) samples is more than the limit "
                 + "of \(maxSamples) (max-samples)")
+        }
+        let rowBytes = dataset.bands.reduce(Int64(0)) { $0 + width * Int64(GDALGetDataTypeSizeBytes($1.gdalDataType)) }
+        if rowBytes > maxRowBytes {
+            throw refuse("one row of all \(bands) bands holds \(rowBytes) bytes, more than the limit of \(maxRowBytes) "
+                + "(max-row-kb): overviews of so wide a raster with so many bands would need too much memory")
         }
         let pixelInterleaved = dataset.metadataItem("INTERLEAVE", domain: "IMAGE_STRUCTURE") == "PIXEL"
         var largest: Int64 = 0

@@ -15,13 +15,17 @@ struct RasterLimitArguments: ParsableArguments {
     @Option(help: "Largest block (tile or strip) GDAL may read at once, in MiB.")
     var maxBlockMb: Int64 = RasterLimits.defaultMaxBlockBytes >> 20
 
+    @Option(help: "Largest row of all bands (width x bands x bytes per sample), in KiB: bounds memory on wide, many-band rasters.")
+    var maxRowKb: Int64 = RasterLimits.defaultMaxRowBytes >> 10
+
     var limits: RasterLimits {
-        RasterLimits(maxPixels: maxPixels, maxBands: maxBands, maxSamples: maxSamples, maxBlockBytes: maxBlockMb << 20)
+        RasterLimits(maxPixels: maxPixels, maxBands: maxBands, maxSamples: maxSamples, maxBlockBytes: maxBlockMb << 20,
+                     maxRowBytes: maxRowKb << 10)
     }
 
     func validate() throws {
-        guard maxPixels > 0, maxBands > 0, maxSamples > 0, maxBlockMb > 0 else {
-            throw ValidationError("--max-pixels, --max-bands, --max-samples and --max-block-mb must be positive")
+        guard maxPixels > 0, maxBands > 0, maxSamples > 0, maxBlockMb > 0, maxRowKb > 0 else {
+            throw ValidationError("--max-pixels, --max-bands, --max-samples, --max-block-mb and --max-row-kb must be positive")
         }
     }
 }
