@@ -87,12 +87,30 @@ struct RasterImporter {
         clock.lap("open", into: &outcome)
         let sha256 = try FileDigest.sha256(path: file.path)
         clock.lap("hash", into: &outcome)
-        if !options.force, let existing = try library.store.item(sha256: sha256, in: catalog) {
-            outcome.status = .skipped
-            outcome.id = existing.system.id
-            outcome.path = existing.system.path
+        guard !options.force else {
+            try store(source, file, dataset, sha256: sha256, into: catalog, attributes: attributes, options: options,
+                      progress: progress, clock: &clock, outcome: &outcome)
             return
         }
+        // The content check and the registration are one step for this content in this catalog: a
+        // second file with the same content waits for the first, then finds it and is skipped.
+        let key = ContentClaims.key(root: library.root, catalog: catalog.description, sha256: sha256)
+        try ContentClaims.shared.withClaim(key, cancellation: progress.cancellation) {
+            if let existing = try library.store.item(sha256: sha256, in: catalog) {
+                outcome.status = .skipped
+                outcome.id = existing.system.id
+                outcome.path = existing.system.path
+                return
+            }
+            try store(source, file, dataset, sha256: sha256, into: catalog, attributes: attributes, options: options,
+                      progress: progress, clock: &clock, outcome: &outcome)
+        }
+    }
+
+    /// Inspects, traces, writes and registers one opened file whose content is not in the catalog.
+    private func store(_ source: String, _ file: GeoTIFFFile, _ dataset: Dataset, sha256: String, into catalog: CatalogName,
+                       attributes: [String: JSONValue], options: ImportOptions, progress: ProgressSink,
+                       clock: inout PhaseClock, outcome: inout ImportOutcome) throws {
         try progress.throwIfCancelled()
 
         let info = UserFileIsolation.run { dataset.inspect() }
