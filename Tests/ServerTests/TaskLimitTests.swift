@@ -6,10 +6,13 @@ import Testing
 /// tasks per user, and the order queued tasks of different users start in.
 @Suite("task limits per user", .serialized)
 struct TaskLimitTests {
+    /// A tiling task; a `large.tif` among its files is converted to a COG with a polygonized footprint,
+    /// which keeps a worker busy for seconds (a copy would take milliseconds).
     static func tiling(_ files: [String], catalog: String) -> [String: Any] {
-        ["target": ["type": "tileFeatureLayerTaskDataStorage", "serviceName": catalog, "createNewService": true,
-                    "attributesConfiguration": [:] as [String: Any]],
-         "files": files, "polygonize": false, "useCog": false]
+        let slow = files.contains("large.tif")
+        return ["target": ["type": "tileFeatureLayerTaskDataStorage", "serviceName": catalog, "createNewService": true,
+                           "attributesConfiguration": [:] as [String: Any]],
+                "files": files, "polygonize": slow, "useCog": slow]
     }
 
     static func pipeline(_ steps: [[String]]) -> [String: Any] {
