@@ -16,7 +16,7 @@ struct CatalogCommand: AsyncParsableCommand {
         @Argument(help: "Only catalogs in this namespace.") var namespace: String?
 
         func run() async throws {
-            let library = try RasterLibrary(directory: data.dataDir)
+            let library = try data.existingLibrary()
             defer { library.close() }
             for info in try library.store.catalogs(namespace: namespace) {
                 print("\(info.name)\t\(info.itemCount) items")
@@ -30,7 +30,7 @@ struct CatalogCommand: AsyncParsableCommand {
         @Argument(help: "The catalog, namespace.name.") var catalog: CatalogName
 
         func run() async throws {
-            let library = try RasterLibrary(directory: data.dataDir)
+            let library = try data.existingLibrary()
             defer { library.close() }
             try Output.printJSON(try existing(catalog, in: library))
         }
@@ -52,7 +52,9 @@ struct CatalogCommand: AsyncParsableCommand {
             """)
         @OptionGroup var data: DataDirectoryOption
         @Argument(help: "The catalog, namespace.name.") var catalog: CatalogName
-        @Option(help: "Only items whose footprint intersects west,south,east,north (EPSG:4326).") var bbox: String?
+        // Taken unconditionally: a western or southern bound starts with '-' (--bbox -80,20,-70,30).
+        @Option(parsing: .unconditional,
+                help: "Only items whose footprint intersects west,south,east,north (EPSG:4326).") var bbox: String?
         @Option(name: .customLong("where"), help: "Only items matching this condition.") var condition: String?
         @Option(help: "At most this many items (default: all).") var limit: Int?
         @Option(help: "Start after this position: the \"next\" of the previous page.") var cursor: String?
@@ -65,7 +67,7 @@ struct CatalogCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let library = try RasterLibrary(directory: data.dataDir)
+            let library = try data.existingLibrary()
             defer { library.close() }
             _ = try existing(catalog, in: library)
             let envelope = try bbox.map(Self.parseBoundingBox)
@@ -101,7 +103,7 @@ struct CatalogCommand: AsyncParsableCommand {
         @Option(help: "Delete only this item.") var item: String?
 
         func run() async throws {
-            let library = try RasterLibrary(directory: data.dataDir)
+            let library = try data.existingLibrary()
             defer { library.close() }
             _ = try existing(catalog, in: library)
             if let item {

@@ -77,10 +77,11 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let sources = try RasterFiles.find(paths)
         guard !sources.isEmpty else { throw ValidationError("no .tif or .tiff files in \(paths.joined(separator: ", "))") }
-        let library = try RasterLibrary(directory: data.dataDir)
+        let library = try data.library()
         defer { library.close() }
         if !library.recovery.isEmpty { Output.error("recovered an interrupted import: \(library.recovery)") }
-        let values = try AttributeArguments.parse(attributes, configuration: try prepareCatalog(library))
+        let requested = try config.map(AttributesConfigFile.load)
+        let values = try AttributeArguments.parse(attributes, configuration: try prepareCatalog(library, requested: requested))
 
         let cancellation = CancellationFlag()
         let interrupt = SignalTrap(SIGINT) {
@@ -109,25 +110,22 @@ struct ImportCommand: AsyncParsableCommand {
         if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode.failure }
     }
 
-    /// The catalog's configuration, creating the catalog first when asked to.
-    private func prepareCatalog(_ library: RasterLibrary) throws -> AttributesConfiguration {
-        if let existing = try library.store.configuration(of: catalog) { return existing }
+    /// The catalog's configuration, creating the catalog first when asked to. `requested` is the
+    /// --config file's: an existing catalog must have that configuration, as the API's 409 says.
+    private func prepareCatalog(_ library: RasterLibrary, requested: AttributesConfiguration?) throws -> AttributesConfiguration {
+        if let existing = try library.store.configuration(of: catalog) {
+            if let requested, requested != existing, let config {
+                throw ValidationError("catalog \(catalog) already exists with another configuration than --config "
+                    + "\(config); nothing was imported (leave out --create and --config to import into it as it is)")
+            }
+            return existing
+        }
         guard create else {
             throw ValidationError("catalog \(catalog) does not exist; add --create (and --config ATTRS.json) to create it")
         }
-        let configuration: AttributesConfiguration
-        if let config {
-            do {
-                configuration = try JSONDecoder().decode(AttributesConfiguration.self,
-                                                         from: Data(contentsOf: URL(fileURLWithPath: config)))
-            } catch {
-                throw ValidationError("--config \(config): not an attributesConfiguration JSON file: \(error)")
-            }
-        } else {
-            configuration = AttributesConfiguration(attributes: attributes.compactMap {
-                $0.split(separator: "=", maxSplits: 1).first.map { AttributeDefinition(attributeName: String($0)) }
-            })
-        }
+        let configuration = requested ?? AttributesConfiguration(attributes: attributes.compactMap {
+            $0.split(separator: "=", maxSplits: 1).first.map { AttributeDefinition(attributeName: String($0)) }
+        })
         do {
             return try library.store.createCatalog(catalog, configuration: configuration).configuration
         } catch let error as CatalogError {
@@ -147,6 +145,130 @@ struct ImportCommand: AsyncParsableCommand {
             return "skipped \(outcome.file): already in the catalog as \(outcome.id ?? "")"
         case .failed:
             return "failed \(outcome.file): \(outcome.error ?? "")"
+        }
+    }
+}
+
+/// A `--config` file: the catalog's attributesConfiguration, bare (`{"attributes": [...]}`) or
+/// wrapped as a task's target has it (`{"attributesConfiguration": {"attributes": [...]}}`).
+enum AttributesConfigFile {
+    static let wrapperKey = "attributesConfiguration"
+    static let keys = ["idAttribute", "titleAttribute", "geometryAttribute", "tableName", "attributes", "tableReferences"]
+
+    static func load(_ path: String) throws -> AttributesConfiguration {
+        let data = try read(path)
+        let top: Any
+        do {
+            top = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ValidationError("--config \(path) is not valid JSON: \(jsonSyntaxProblem(error, in: data))")
+        }
+        let allowed = "allowed at the top: \(wrapperKey) (holding the others), " + keys.joined(separator: ", ")
+        guard let object = top as? [String: Any] else {
+            throw ValidationError("--config \(path) must hold a JSON object (\(allowed))")
+        }
+        let configuration: AttributesConfiguration
+        do {
+            if object.keys.contains(wrapperKey) {
+                let others = object.keys.filter { $0 != wrapperKey }.sorted()
+                guard others.isEmpty else {
+                    throw ValidationError("--config \(path): unknown top-level " + (others.count == 1 ? "key " : "keys ")
+                        + others.map { "\"\($0)\"" }.joined(separator: ", ") + " beside \"\(wrapperKey)\" (\(allowed))")
+                }
+                guard let inner = object[wrapperKey] as? [String: Any] else {
+                    throw ValidationError("--config \(path): \"\(wrapperKey)\" must be a JSON object")
+                }
+                try checkKeys(inner, path: path, where: " in \"\(wrapperKey)\"")
+                configuration = try JSONDecoder().decode([String: AttributesConfiguration].self, from: data)[wrapperKey]!
+            } else {
+                try checkKeys(object, path: path, kind: "top-level ", allowed: allowed)
+                configuration = try JSONDecoder().decode(AttributesConfiguration.self, from: data)
+            }
+        } catch let error as DecodingError {
+            throw ValidationError("--config \(path): \(describe(error))")
+        }
+        do {
+            try configuration.validate()
+        } catch let error as CatalogError {
+            throw ValidationError("--config \(path): \(error.description)")
+        }
+        return configuration
+    }
+
+    private static func checkKeys(_ object: [String: Any], path: String, kind: String = "", where place: String = "",
+                                  allowed: String? = nil) throws {
+        let unknown = object.keys.filter { !keys.contains($0) }.sorted()
+        guard !unknown.isEmpty else { return }
+        throw ValidationError("--config \(path): unknown \(kind)" + (unknown.count == 1 ? "key " : "keys ")
+            + unknown.map { "\"\($0)\"" }.joined(separator: ", ") + place + " ("
+            + (allowed ?? "allowed: " + keys.joined(separator: ", ")) + ")")
+    }
+
+    /// The file's bytes, or why they cannot be read in a few words.
+    private static func read(_ path: String) throws -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ValidationError("cannot read --config \(path): no such file")
+        }
+        guard !isDirectory.boolValue else { throw ValidationError("cannot read --config \(path): it is a folder") }
+        guard FileManager.default.isReadableFile(atPath: path), let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read --config \(path): permission denied")
+        }
+        return data
+    }
+
+    /// Where the JSON goes wrong, in words: line and column when the parser says where.
+    static func jsonSyntaxProblem(_ error: Error, in data: Data) -> String {
+        if String(decoding: data, as: UTF8.self).allSatisfy(\.isWhitespace) { return "the file is empty" }
+        let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? ""
+        if detail.localizedCaseInsensitiveContains("end of file") {
+            return "it ends before the JSON is complete (a missing ] or }, an unfinished string or value)"
+        }
+        // Foundation says "Invalid value around character 88": a 0-based byte offset.
+        if let range = detail.range(of: #"around character (\d+)"#, options: .regularExpression),
+           let offset = Int(detail[range].split(separator: " ").last ?? "") {
+            let before = data.prefix(offset)
+            let line = before.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.startIndex
+            let column = String(decoding: data[lineStart..<(data.startIndex + min(offset, data.count))], as: UTF8.self).count + 1
+            let what = detail[..<range.lowerBound].trimmingCharacters(in: .whitespaces).lowercased()
+            return "\(what.isEmpty ? "unexpected text" : what) at line \(line), column \(column)"
+        }
+        return detail.isEmpty ? "it cannot be parsed" : (detail.hasSuffix(".") ? String(detail.dropLast()) : detail)
+    }
+
+    /// A decoding error in plain words: where (a path like attributes[1].type) and what is wrong.
+    static func describe(_ error: DecodingError) -> String {
+        func place(_ path: [CodingKey]) -> String {
+            var text = ""
+            for key in path {
+                if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return text.isEmpty ? "the top level" : text
+        }
+        func kind(_ type: Any.Type) -> String {
+            switch type {
+            case is String.Type: return "a string"
+            case is Bool.Type: return "true or false"
+            case is Int.Type, is Int64.Type, is Int32.Type, is Double.Type: return "a number"
+            case is [Any].Type: return "an array"
+            default:
+                let name = String(describing: type)
+                return name.hasPrefix("Array") ? "an array" : (name.hasPrefix("Dictionary") ? "an object" : "an object")
+            }
+        }
+        switch error {
+        case let .typeMismatch(type, context):
+            return "\(place(context.codingPath)) must be \(kind(type))"
+        case let .valueNotFound(type, context):
+            return "\(place(context.codingPath)) must be \(kind(type)), not null"
+        case let .keyNotFound(key, context):
+            let container = place(context.codingPath)
+            return "\"\(key.stringValue)\" is missing" + (context.codingPath.isEmpty ? "" : " in \(container)")
+        case let .dataCorrupted(context):
+            return "\(place(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
         }
     }
 }

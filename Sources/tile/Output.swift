@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import Tiling
 
 enum Output {
     static func json<T: Encodable>(_ value: T) throws -> String {
@@ -61,6 +62,29 @@ final class ProgressBar: @unchecked Sendable {
 struct DataDirectoryOption: ParsableArguments {
     @Option(name: .long, help: "The data directory: catalog.gpkg, rasters/, uploads/.")
     var dataDir: String
+
+    /// Opens the library, creating the data directory if needed: for commands that add to it
+    /// (`import`, `users add`, `serve`).
+    func library() throws -> RasterLibrary { try RasterLibrary(directory: dataDir) }
+
+    /// Opens the library of a data directory that exists and holds a catalog: for commands that only
+    /// read or remove, so a mistyped --data-dir is an error instead of a new, empty directory.
+    func existingLibrary() throws -> RasterLibrary {
+        try requireDirectory()
+        let catalog = (dataDir as NSString).appendingPathComponent("catalog.gpkg")
+        guard FileManager.default.fileExists(atPath: catalog) else {
+            throw ValidationError("no data directory at \(dataDir): it has no catalog.gpkg")
+        }
+        return try RasterLibrary(directory: dataDir)
+    }
+
+    /// Refuses a data directory that does not exist (or is not a directory).
+    func requireDirectory() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dataDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("no data directory at \(dataDir)")
+        }
+    }
 }
 
 extension CatalogName: ExpressibleByArgument {

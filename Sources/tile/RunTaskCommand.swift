@@ -23,6 +23,8 @@ struct RunTaskCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(taskFile) is not a tiling task: \(error)")
         }
+        // The task's files are in the data directory's uploads: a missing directory is a mistyped one.
+        try data.requireDirectory()
         let library = try RasterLibrary(directory: data.dataDir)
         defer { library.close() }
         let executor = TilingExecutor(library: library, jobs: jobs, limits: limits.limits)

@@ -18,10 +18,17 @@ enum TileMain {
         umask(0o077)
         do {
             var command = try Tile.parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            do {
+                if var asyncCommand = command as? AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+            } catch let error as ValidationError {
+                // Refused while running (a missing data directory, a bad --config): the reason is the
+                // whole message; the usage line is for errors in the command line itself.
+                FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+                exit(2)
             }
         } catch {
             // ArgumentParser reports usage errors as 64 (EX_USAGE); our interface promises 2.
