@@ -16,7 +16,7 @@ struct CatalogCommand: AsyncParsableCommand {
         @Argument(help: "Only catalogs in this namespace.") var namespace: String?
 
         func run() async throws {
-            let library = try data.existingLibrary()
+            guard let library = try data.existingLibraryIfStarted() else { return }
             defer { library.close() }
             for info in try library.store.catalogs(namespace: namespace) {
                 print("\(info.name)\t\(info.itemCount) items")

@@ -70,10 +70,24 @@ struct DataDirectoryOption: ParsableArguments {
     /// Opens the library of a data directory that exists and holds a catalog: for commands that only
     /// read or remove, so a mistyped --data-dir is an error instead of a new, empty directory.
     func existingLibrary() throws -> RasterLibrary {
-        try requireDirectory()
-        let catalog = (dataDir as NSString).appendingPathComponent("catalog.gpkg")
-        guard FileManager.default.fileExists(atPath: catalog) else {
+        guard let library = try existingLibraryIfStarted() else {
             throw ValidationError("no data directory at \(dataDir): it has no catalog.gpkg")
+        }
+        return library
+    }
+
+    /// For listing commands: nil (nothing to list, nothing created) when the directory is a data
+    /// directory nothing was stored in yet (empty, or only the folders an interrupted first command
+    /// made), the library when it has a catalog; any other directory is refused.
+    func existingLibraryIfStarted() throws -> RasterLibrary? {
+        try requireDirectory()
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: (dataDir as NSString).appendingPathComponent("catalog.gpkg")) else {
+            let entries = try manager.contentsOfDirectory(atPath: dataDir)
+            guard Set(entries).isSubset(of: ["rasters", "uploads", "journal"]) else {
+                throw ValidationError("no data directory at \(dataDir): it has no catalog.gpkg")
+            }
+            return nil
         }
         return try RasterLibrary(directory: dataDir)
     }

@@ -124,7 +124,7 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var data: DataDirectoryOption
 
         func run() async throws {
-            let library = try data.existingLibrary()
+            guard let library = try data.existingLibraryIfStarted() else { return }
             defer { library.close() }
             for user in try TaskStore(library: library).users() { print(user) }
         }

@@ -21,25 +21,40 @@ struct CommandInputCLITests {
         return (try? result.json() as? [String: Any])?["configuration"] as? [String: Any]
     }
 
-    @Test("read-only commands refuse a missing data directory, or one without a catalog, and create nothing")
+    @Test("read-only commands refuse a missing data directory, or a folder without a catalog, and create nothing")
     func readOnlyCommands() throws {
         let root = TemporaryDirectory("no-data-dir")
         defer { root.remove() }
         let missing = root.file("typo/dir")
+        let other = root.file("other")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try Self.write("not a data directory", to: other + "/notes.txt")
         let empty = root.file("empty")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        let commands: [[String]] = [["catalog", "list"], ["catalog", "show", "alice.x"], ["catalog", "items", "alice.x"],
-                                    ["catalog", "delete", "alice.x"], ["users", "list"]]
+        let lists: [[String]] = [["catalog", "list"], ["users", "list"]]
+        let commands: [[String]] = lists + [["catalog", "show", "alice.x"], ["catalog", "items", "alice.x"],
+                                            ["catalog", "delete", "alice.x"]]
         for command in commands {
             let result = try TileBinary.run(command + ["--data-dir", missing])
             #expect(result.status == 2, "\(command): \(result.stderr)")
-            #expect(result.stderr.contains("no data directory at \(missing)"), "\(command): \(result.stderr)")
+            #expect(result.stderr == "Error: no data directory at \(missing)\n", "\(command): \(result.stderr)")
             #expect(result.stdout.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: root.file("typo")), "\(command) created the directory")
 
+            let elsewhere = try TileBinary.run(command + ["--data-dir", other])
+            #expect(elsewhere.status == 2, "\(command): \(elsewhere.stderr)")
+            #expect(elsewhere.stderr.contains("no data directory at \(other): it has no catalog.gpkg"), "\(elsewhere.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: other) == ["notes.txt"], "\(command) wrote into it")
+
+            // An empty directory is a data directory nothing was stored in: lists are empty, the
+            // others have nothing to work on; nothing is written either way.
             let bare = try TileBinary.run(command + ["--data-dir", empty])
-            #expect(bare.status == 2, "\(command): \(bare.stderr)")
-            #expect(bare.stderr.contains("no data directory at \(empty): it has no catalog.gpkg"), "\(bare.stderr)")
+            if lists.contains(command) {
+                #expect(bare.status == 0 && bare.stdout.isEmpty, "\(command): \(bare.stderr)")
+            } else {
+                #expect(bare.status == 2, "\(command): \(bare.stderr)")
+                #expect(bare.stderr.contains("no data directory at \(empty): it has no catalog.gpkg"), "\(bare.stderr)")
+            }
             #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty, "\(command) wrote into it")
         }
         // run-task reads the user's uploads from the data directory: a missing one is refused too.
