@@ -7,6 +7,9 @@ import Tiling
 public struct RasterTaskHandler: TaskHandler {
     public let executor: TilingExecutor
 
+    /// Steps run one after another on one worker: a bound on how long one task can hold it.
+    static let maximumPipelineSteps = 100
+
     /// Types named in the platform's documentation that this server does not run.
     static let unsupported: Set<String> = ["buffer", "filterCopy", "union", "intersect", "clip", "dissolve",
                                            "geocode", "import", "export", "join", "calculate"]
@@ -52,6 +55,10 @@ public struct RasterTaskHandler: TaskHandler {
         case "pipeline" where allowPipeline:
             guard case let .object(body) = parameters, case let .array(inner)? = body["innerTasks"], !inner.isEmpty else {
                 throw TaskRequestError.badRequest(field: "innerTasks", message: "a pipeline needs a non-empty innerTasks array")
+            }
+            guard inner.count <= Self.maximumPipelineSteps else {
+                throw TaskRequestError.badRequest(field: "innerTasks", message: "a pipeline has at most "
+                    + "\(Self.maximumPipelineSteps) steps (it has \(inner.count))")
             }
             var steps: [any PreparedTask] = []
             for (index, task) in inner.enumerated() {

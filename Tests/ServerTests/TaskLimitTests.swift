@@ -53,6 +53,9 @@ struct TaskLimitTests {
         let duplicateStep = try await Self.submit(alice, "pipeline", Self.pipeline([["f0.tif"], ["f1.tif", "f1.tif"]]))
         #expect(duplicateStep.status == 400 && Self.message(duplicateStep).hasPrefix("innerTasks[1].files[1]:"),
                 "\(duplicateStep.status) \(Self.message(duplicateStep))")
+        let long = try await Self.submit(alice, "pipeline", Self.pipeline(Array(repeating: ["f0.tif"], count: 101)))
+        #expect(long.status == 400 && Self.message(long).hasPrefix("innerTasks:") && Self.message(long).contains("at most 100 steps"),
+                "\(long.status) \(Self.message(long))")
         #expect(try await Self.tasks(alice).isEmpty)
 
         // At the limit, both run.
