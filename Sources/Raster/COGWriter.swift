@@ -108,33 +108,16 @@ extension Dataset {
     }
 }
 
+/// A raster's file and the names its sidecars would have (`.msk`, `.aux.xml`, `.ovr`, world files),
+/// whether or not they exist: named outright rather than found by GDAL, which lists the folder.
+public func datasetFileNames(of path: String) -> [String] {
+    let base = (path as NSString).deletingPathExtension
+    return [path, path + ".msk", path + ".aux.xml", path + ".ovr", base + ".tfw", base + ".tifw", base + ".wld"]
+}
+
 /// Removes a raster and any sidecars that belong to it.
 public func removeDatasetFiles(at path: String) {
-    let manager = FileManager.default
-    let base = (path as NSString).deletingPathExtension
-    let candidates = [path, path + ".msk", path + ".aux.xml", path + ".ovr", base + ".tfw", base + ".tifw", base + ".wld"]
-    for candidate in candidates where manager.fileExists(atPath: candidate) {
-        try? manager.removeItem(atPath: candidate)
-    }
-}
-
-/// Copies a raster as it is, with its sidecars (`.msk`, `.aux.xml`, world files), to `path`.
-public func copyDatasetFiles(from source: String, to path: String) throws {
-    GDALRuntime.ensureInitialized()
-    CPLErrorReset()
-    guard GDALCopyDatasetFiles(nil, path, source) == CE_None else {
-        removeDatasetFiles(at: path)
-        throw RasterError.writeFailed(path: path, reason: lastGDALErrorMessage() ?? "copy failed")
-    }
-}
-
-/// Renames a raster and its sidecars.
-public func renameDatasetFiles(from source: String, to path: String) throws {
-    GDALRuntime.ensureInitialized()
-    CPLErrorReset()
-    guard GDALRenameDataset(nil, path, source) == CE_None else {
-        throw RasterError.writeFailed(path: path, reason: lastGDALErrorMessage() ?? "rename failed")
-    }
+    for file in datasetFileNames(of: path) { try? FileManager.default.removeItem(atPath: file) }
 }
 
 /// Every error GDAL reports on this thread while `collect` runs (GDAL keeps its handler stack per

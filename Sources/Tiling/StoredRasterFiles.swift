@@ -1,14 +1,11 @@
 import Foundation
+import Raster
 
 /// The files of a raster the library stores: the raster and the sidecars it may have been stored with
 /// (`useCog=false` keeps a verified mask, PAM file, overviews or world file). They are named outright,
 /// never found by listing the folder: GDAL's own dataset-file functions list the raster's folder, which
 /// holds every item of the catalog, so each import would cost more as the catalog grows.
 enum StoredRasterFiles {
-    /// `path` and its possible sidecars, as pairs of (name after the raster's, name after its base).
-    private static let rasterSuffixes = ["", ".msk", ".aux.xml", ".ovr"]
-    private static let baseSuffixes = [".tfw", ".tifw", ".wld"]
-
     /// Every file of the raster at `path` that exists, the raster first.
     static func files(of path: String) -> [String] {
         candidates(of: path).filter { FileManager.default.fileExists(atPath: $0) }
@@ -37,12 +34,7 @@ enum StoredRasterFiles {
         }
     }
 
-    static func remove(at path: String) {
-        for file in candidates(of: path) { try? FileManager.default.removeItem(atPath: file) }
-    }
+    static func remove(at path: String) { removeDatasetFiles(at: path) }
 
-    private static func candidates(of path: String) -> [String] {
-        let base = (path as NSString).deletingPathExtension
-        return rasterSuffixes.map { path + $0 } + baseSuffixes.map { base + $0 }
-    }
+    private static func candidates(of path: String) -> [String] { datasetFileNames(of: path) }
 }
