@@ -10,6 +10,21 @@ static inline int tile_tiff_get_uint16(TIFF *tif, uint32_t tag, uint16_t *value)
     return TIFFGetField(tif, tag, value);
 }
 
+/* An ASCII tag, whether libtiff reads it as an anonymous field (a uint32 count, then the value: GeoTIFF's
+   GeoAsciiParamsTag, 34737, in a process without GeoTIFF's tag extender) or as a known one (the value
+   alone: once GDAL has registered libgeotiff's tags). */
+static inline int tile_tiff_get_ascii(TIFF *tif, uint32_t tag, const char **value) {
+    const TIFFField *field = TIFFFindField(tif, tag, TIFF_ANY);
+    if (field == NULL || TIFFFieldDataType(field) != TIFF_ASCII) return 0;
+    if (!TIFFFieldPassCount(field)) return TIFFGetField(tif, tag, value);
+    if (TIFFFieldReadCount(field) == TIFF_VARIABLE2) {
+        uint32_t count = 0;
+        return TIFFGetField(tif, tag, &count, value);
+    }
+    uint16_t count = 0;
+    return TIFFGetField(tif, tag, &count, value);
+}
+
 /* libtiff prints warnings and errors through process-wide handlers that GDAL also uses. A per-file
    handler keeps the validator quiet without touching those. */
 static int tile_tiff_quiet_handler(TIFF *tif, void *user_data, const char *module, const char *fmt, va_list ap) {

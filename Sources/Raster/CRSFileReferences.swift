@@ -1,4 +1,5 @@
 import CGDAL
+import CTIFF
 import Foundation
 
 /// Coordinate reference systems can name files: a datum shift grid (`PARAMETERFILE[...]` in WKT2,
@@ -11,6 +12,8 @@ enum CRSFileReferences {
     static func find(in text: String) -> String? {
         let lower = text.lowercased()
         if lower.contains("parameterfile") || lower.contains("\"parameter_file\"") { return "a parameter file" }
+        // ESRI's way, in a GeoTIFF's citation: EXTENSION["PROJ4_GRIDS","..."].
+        if lower.contains("proj4_grids") { return "PROJ4_GRIDS" }
         for option in ["init", "file"] where lower.range(of: pattern(option), options: .regularExpression) != nil {
             return "+\(option)="
         }
@@ -42,15 +45,33 @@ enum CRSFileReferences {
     }
 }
 
+/// The CRS text a GeoTIFF carries in its GeoKeys (citations, ESRI PE strings), read with libtiff before
+/// GDAL opens the file: GDAL hands it to PROJ while opening, and PROJ opens the grids it names then.
+enum GeoKeyText {
+    static let asciiParamsTag: UInt32 = 34737
+
+    /// The file's GeoAsciiParams, nil when it has none or is not a TIFF libtiff reads.
+    static func read(_ path: String) -> String? {
+        guard let tiff = tile_tiff_open_quietly(path) else { return nil }
+        defer { TIFFClose(tiff) }
+        var value: UnsafePointer<CChar>?
+        guard tile_tiff_get_ascii(tiff, asciiParamsTag, &value) != 0, let value else { return nil }
+        return String(cString: value)
+    }
+}
+
 extension Dataset {
     /// Refuses a dataset whose CRS (or GCP CRS), from the file or its `.aux.xml`, names a file.
     func checkCRSNamesNoFile(name: String) throws {
         for srs in [GDALGetSpatialRef(handle), GDALGetGCPSpatialRef(handle)].compactMap({ $0 }) {
             if let reference = CRSFileReferences.find(in: srs) {
-                throw RasterError.unsafePath(file: name, reason: "its coordinate reference system names a file "
-                    + "(\(reference)), such as a datum shift grid, and files named by a user's raster are never "
-                    + "read; assign the CRS without it, e.g. gdal_edit.py -a_srs EPSG:4326")
+                throw RasterError.unsafePath(file: name, reason: Self.crsNamesFile(reference))
             }
         }
+    }
+
+    static func crsNamesFile(_ reference: String) -> String {
+        "its coordinate reference system names a file (\(reference)), such as a datum shift grid, and files "
+            + "named by a user's raster are never read; assign the CRS without it, e.g. gdal_edit.py -a_srs EPSG:4326"
     }
 }

@@ -51,6 +51,9 @@ public struct GeoTIFFFile: Sendable {
     /// any pixel is read. Call it, and use the dataset, inside `UserFileIsolation.run`.
     public func open() throws -> Dataset {
         try UserFileIsolation.run {
+            if let citation = GeoKeyText.read(path), let reference = CRSFileReferences.find(in: citation) {
+                throw RasterError.unsafePath(file: name, reason: Dataset.crsNamesFile(reference))
+            }
             let fileName = (path as NSString).lastPathComponent
             let siblings = [fileName] + sidecars
             let dataset: Dataset

@@ -1,3 +1,5 @@
+import Foundation
+import TestSupport
 import Testing
 @testable import Raster
 
@@ -50,5 +52,37 @@ struct CRSFileReferencesTests {
     ])
     func text(text: String, names: Bool) {
         #expect((CRSFileReferences.find(in: text) != nil) == names, "\(text)")
+    }
+}
+
+/// GDAL hands a GeoTIFF's citation (an ESRI PE string, say) to PROJ while it opens the file, and PROJ
+/// opens the grids it names then: the citation is read with libtiff and checked before GDAL sees the file.
+@Suite("a GeoTIFF's GeoKey citations are checked before GDAL opens it")
+struct GeoKeyTextTests {
+    @Test("a citation naming a grid is read with libtiff, and the raster is refused before GDAL opens it")
+    func citation() throws {
+        let folder = TemporaryDirectory("geokeys")
+        defer { folder.remove() }
+        let path = folder.file("cited.tif")
+        try FileManager.default.copyItem(atPath: TestRasters.real("byte.tif"), toPath: path)
+        try GDALTools.python("""
+            from osgeo import osr
+            ds = gdal.Open('\(path)', gdal.GA_Update)
+            srs = osr.SpatialReference()
+            srs.ImportFromEPSG(32611)
+            srs.SetProjCS('grid +nadgrids=/srv/other/x.gsb')
+            ds.SetSpatialRef(srs)
+            ds = None
+            """)
+        #expect(GeoKeyText.read(path)?.contains("+nadgrids=/srv/other/x.gsb") == true)
+        #expect(GeoKeyText.read(TestRasters.real("byte.tif"))?.contains("nadgrids") == false)
+        #expect(GeoKeyText.read(TestRasters.sample("no_georef.tif")) == nil)
+        let file = try GeoTIFFFile.check(path, name: "cited.tif", policy: OpenPolicy(), confined: true)
+        #expect(throws: RasterError.self) { try file.open() }
+        do {
+            _ = try file.open()
+        } catch {
+            #expect(String(describing: error).hasPrefix("cited.tif cannot be opened: its coordinate reference system names a file"))
+        }
     }
 }
