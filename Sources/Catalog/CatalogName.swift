@@ -40,6 +40,7 @@ public struct CatalogName: Hashable, Sendable, Codable, CustomStringConvertible,
 
 /// SQL identifiers that user input may name: checked, and always quoted when used.
 enum Identifier {
+    /// PostgreSQL truncates longer identifiers; SQLite has no limit, but one rule for both stores.
     static let maximumLength = 63
 
     static func isValid(_ text: String) -> Bool {
@@ -48,7 +49,7 @@ enum Identifier {
         return isLetter(first) && text.unicodeScalars.allSatisfy { isLetter($0) || ("0"..."9").contains($0) }
     }
 
-    /// `"name"`, for identifiers already checked with `isValid`.
+    /// `"name"`, with any `"` doubled: for checked identifiers and the names the store derives from them.
     static func quoted(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -61,11 +61,11 @@ extension CatalogStore {
                 for table in tables {
                     _ = try layer(table)
                     try createLookupIndexes(on: table)
-                    let rows = try queryRows("SELECT item_id, path FROM \(sqlIdentifier(table)) WHERE path IS NOT NULL")
+                    let rows = try queryRows("SELECT item_id, path FROM \(Identifier.quoted(table)) WHERE path IS NOT NULL")
                     for row in rows where row.count == 2 {
                         guard let id = row[0], let path = row[1], let rewritten = rewritingPath(path),
                               rewritten != path else { continue }
-                        try executeSQL("UPDATE \(sqlIdentifier(table)) SET path = \(sqlLiteral(rewritten)) "
+                        try executeSQL("UPDATE \(Identifier.quoted(table)) SET path = \(sqlLiteral(rewritten)) "
                             + "WHERE item_id = \(sqlLiteral(id))")
                     }
                 }
@@ -77,8 +77,8 @@ extension CatalogStore {
 
     func createLookupIndexes(on table: String) throws {
         for column in CatalogSchema.indexedColumns {
-            try executeSQL("CREATE INDEX IF NOT EXISTS \(sqlIdentifier("\(table)_\(column)_idx")) "
-                + "ON \(sqlIdentifier(table)) (\(sqlIdentifier(column)))")
+            try executeSQL("CREATE INDEX IF NOT EXISTS \(Identifier.quoted("\(table)_\(column)_idx")) "
+                + "ON \(Identifier.quoted(table)) (\(Identifier.quoted(column)))")
         }
     }
 
@@ -172,7 +172,7 @@ extension CatalogStore {
     func countAndExtent(table tableName: String) throws -> (Int, [Double]?) {
         let table = try layer(tableName)
         let geometryColumn = String(cString: OGR_L_GetGeometryColumn(table))
-        let count = try query("SELECT COUNT(*) FROM \(sqlIdentifier(tableName))") { feature, index in
+        let count = try query("SELECT COUNT(*) FROM \(Identifier.quoted(tableName))") { feature, index in
             Int(OGR_F_GetFieldAsInteger64(feature, index))
         }.first?.first.flatMap { $0 } ?? 0
         guard count > 0, !geometryColumn.isEmpty else { return (count, nil) }
@@ -187,19 +187,14 @@ extension CatalogStore {
             .isEmpty
         let sql: String
         if hasRTree {
-            sql = "SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM \(sqlIdentifier(rtree))"
+            sql = "SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM \(Identifier.quoted(rtree))"
         } else {
-            let column = sqlIdentifier(geometryColumn)
+            let column = Identifier.quoted(geometryColumn)
             sql = "SELECT MIN(ST_MinX(\(column))), MIN(ST_MinY(\(column))), MAX(ST_MaxX(\(column))), "
-                + "MAX(ST_MaxY(\(column))) FROM \(sqlIdentifier(tableName))"
+                + "MAX(ST_MaxY(\(column))) FROM \(Identifier.quoted(tableName))"
         }
         let row = try query(sql) { feature, index in OGR_F_GetFieldAsDouble(feature, index) }.first ?? []
         let values = row.compactMap { $0 }
         return (count, values.count == 4 ? values : nil)
     }
-}
-
-/// A double-quoted SQL identifier.
-func sqlIdentifier(_ name: String) -> String {
-    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }

@@ -6,8 +6,8 @@
 /// first `__` of a stored name always ends its namespace.
 public enum TableName {
     static let separator = "__"
-    /// PostgreSQL truncates longer identifiers; SQLite has no limit, but one rule for both stores.
-    public static let maximumLength = 63
+    /// An identifier's length: PostgreSQL truncates longer ones; SQLite has no limit, but one rule for both.
+    public static let maximumLength = Identifier.maximumLength
 
     /// Tables the store itself owns: SQLite's, GeoPackage's (and its R-tree indexes), OGR's, the
     /// catalog registry and the server's own tables (`tile_*`).
