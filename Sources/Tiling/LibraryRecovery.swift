@@ -21,7 +21,6 @@ struct LibraryRecovery {
         return report
     }
 
-
     /// Finishes or undoes one piece of work a dead process left in the journal.
     func settle(_ entry: WorkJournal.Entry, _ report: inout RecoveryReport) throws {
         let manager = FileManager.default
@@ -30,11 +29,9 @@ struct LibraryRecovery {
             let catalog = try CatalogName(catalogText)
             let partial = absolute(partialPath), final = absolute(finalPath)
             let registered = try registeredItem(id: id, in: catalog) != nil
-            if registered, !manager.fileExists(atPath: final), manager.fileExists(atPath: partial) {
-                try StoredRasterFiles.move(from: partial, to: final)
-                report.completedRenames.append(finalPath)
-            } else if registered, manager.fileExists(atPath: final) {
-                report.completedRenames += finishSidecarRenames(partial: partial, final: final)
+            if registered {
+                // The move that died, finished: the raster if it had not moved yet, the sidecars it left.
+                report.completedRenames += try StoredRasterFiles.move(from: partial, to: final).map(relative)
             }
             if registered, !manager.fileExists(atPath: final) {
                 _ = try store.deleteItem(id: id, in: catalog)
@@ -62,23 +59,6 @@ struct LibraryRecovery {
         }
     }
 
-    /// A rename that died after the raster itself moved leaves some of its sidecars (`ID.partial.tif.msk`,
-    /// `ID.partial.tfw`, ...) behind: they belong to the stored item, so they follow it (`ID.tif.msk`,
-    /// `ID.tfw`). GDAL's temporary files (`*.tmp`) are not sidecars and are removed afterwards.
-    private func finishSidecarRenames(partial: String, final: String) -> [String] {
-        let folder = (partial as NSString).deletingLastPathComponent
-        let partialStem = ((partial as NSString).lastPathComponent as NSString).deletingPathExtension + "."
-        let finalStem = ((final as NSString).lastPathComponent as NSString).deletingPathExtension + "."
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasPrefix(partialStem) && !$0.hasSuffix(".tmp") }.compactMap { name in
-            let source = (folder as NSString).appendingPathComponent(name)
-            let target = (folder as NSString).appendingPathComponent(finalStem + name.dropFirst(partialStem.count))
-            guard !FileManager.default.fileExists(atPath: target),
-                  (try? FileManager.default.moveItem(atPath: source, toPath: target)) != nil else { return nil }
-            return relative(target)
-        }
-    }
-
     private func registeredItem(id: String, in catalog: CatalogName) throws -> CatalogItem? {
         guard try store.configuration(of: catalog) != nil else { return nil }
         return try store.item(id: id, in: catalog)
@@ -102,8 +82,8 @@ struct LibraryRecovery {
                 let partial = folder.appendingPathComponent(id + RasterLibrary.partialSuffix).path
                 let final = String(partial.dropLast(RasterLibrary.partialSuffix.count)) + ".tif"
                 if registered.contains(relative(final)), !manager.fileExists(atPath: final),
-                   (try? StoredRasterFiles.move(from: partial, to: final)) != nil {
-                    report.completedRenames.append(relative(final))
+                   let moved = try? StoredRasterFiles.move(from: partial, to: final) {
+                    report.completedRenames += moved.map(relative)
                 }
                 report.removedPartials += removeTemporaryFiles(of: partial)
             }

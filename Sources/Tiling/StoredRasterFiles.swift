@@ -11,14 +11,19 @@ enum StoredRasterFiles {
         candidates(of: path).filter { FileManager.default.fileExists(atPath: $0) }
     }
 
-    /// Moves the raster at `source` and its sidecars to `destination` (the raster first: recovery
-    /// finishes a move that stopped half-way, see `LibraryRecovery`).
-    static func move(from source: String, to destination: String) throws {
+    /// Moves the raster at `source` and whichever of its sidecars exist to `destination`, the raster
+    /// first; returns the paths written. Run again after a move that stopped half-way, it moves what
+    /// is left (see `LibraryRecovery`).
+    @discardableResult
+    static func move(from source: String, to destination: String) throws -> [String] {
+        var moved: [String] = []
         for (from, to) in zip(candidates(of: source), candidates(of: destination))
         where FileManager.default.fileExists(atPath: from) {
             try? FileManager.default.removeItem(atPath: to)
             try FileManager.default.moveItem(atPath: from, toPath: to)
+            moved.append(to)
         }
+        return moved
     }
 
     /// Copies the raster at `source` and its sidecars to `destination`; on failure nothing is left.
