@@ -200,14 +200,8 @@ enum PAMDocument {
                 }
                 if let problem = leaves.contains(value) && allowed[value] == nil ? checkLeaf(current, name: value)
                     : check(current, name: value) { return problem }
-            case CXT_Attribute:
-                let text = current.pointee.psChild.flatMap { $0.pointee.pszValue.map { String(cString: $0) } } ?? ""
-                if value == "Projection", let problem = SRSText.problem(text) { return problem }
-                if let problem = SRSText.namesResource(text) { return problem }
-            case CXT_Text:
-                if let problem = SRSText.namesResource(value) { return problem }
             default:
-                break
+                if let problem = textProblem(current.pointee, in: name) { return problem }
             }
             child = current.pointee.psNext
         }
@@ -222,18 +216,30 @@ enum PAMDocument {
             switch current.pointee.eType {
             case CXT_Element:
                 return "is not a plain PAM file: <\(value)> is not allowed in <\(name)>"
-            case CXT_Text:
-                if name == "SRS", let problem = SRSText.problem(value) { return problem }
-                if let problem = SRSText.namesResource(value) { return problem }
-            case CXT_Attribute:
-                let text = current.pointee.psChild.flatMap { $0.pointee.pszValue.map { String(cString: $0) } } ?? ""
-                if let problem = SRSText.namesResource(text) { return problem }
             default:
-                break
+                if let problem = textProblem(current.pointee, in: name) { return problem }
             }
             child = current.pointee.psNext
         }
         return nil
+    }
+
+    /// An attribute's or a text's problem: `<SRS>` text and a `Projection` attribute must be CRS
+    /// definitions, and no text may name a file or a URL.
+    private static func textProblem(_ node: CPLXMLNode, in element: String) -> String? {
+        switch node.eType {
+        case CXT_Attribute:
+            let name = node.pszValue.map { String(cString: $0) } ?? ""
+            let text = node.psChild.flatMap { $0.pointee.pszValue.map { String(cString: $0) } } ?? ""
+            if name == "Projection", let problem = SRSText.problem(text) { return problem }
+            return SRSText.namesResource(text)
+        case CXT_Text:
+            let text = node.pszValue.map { String(cString: $0) } ?? ""
+            if element == "SRS", let problem = SRSText.problem(text) { return problem }
+            return SRSText.namesResource(text)
+        default:
+            return nil
+        }
     }
 }
 
