@@ -3,7 +3,7 @@ import Foundation
 
 /// How far a raster may go before it is refused, checked right after opening and before any pixel
 /// or byte of pixel data is read. The defaults admit any raster a GIS user keeps as one GeoTIFF
-/// (a 65536 x 65536 RGBA scene, a 1024-band hyperspectral cube) and refuse what only a hostile or
+/// (a 65536 x 65536 RGBA scene, a hyperspectral cube of hundreds of bands) and refuse what only a hostile or
 /// broken header describes.
 public struct RasterLimits: Sendable, Equatable, Codable {
     /// Width x height of one band.
@@ -23,7 +23,7 @@ public struct RasterLimits: Sendable, Equatable, Codable {
     public static let defaultMaxBands = 1024
     public static let defaultMaxSamples: Int64 = 4 * 65536 * 65536
     public static let defaultMaxBlockBytes: Int64 = 256 << 20
-    /// A 65536-pixel-wide RGBA UInt16 row; a Sentinel-2 scene's 13 bands fit three times over.
+    /// A 65536-pixel-wide RGBA UInt16 row; a 10980-pixel Sentinel-2 row of 13 UInt16 bands is 279 KiB.
     public static let defaultMaxRowBytes: Int64 = 512 << 10
 
     public init(maxPixels: Int64 = defaultMaxPixels, maxBands: Int = defaultMaxBands,

@@ -76,12 +76,11 @@ struct RasterImporter {
         var clock = PhaseClock()
         // Every GDAL read of the user's file runs isolated (no folder listing, no network); the
         // catalog and the stored raster are the service's own and are handled outside it.
-        // Checked and opened first: a hostile or oversized file is refused before a byte is hashed.
-        let (file, dataset) = try UserFileIsolation.run {
-            let file = try GeoTIFFFile.check(source, name: outcome.file, policy: options.policy,
-                                              confined: options.confineSources)
-            return (file, try file.open())
-        }
+        // Checked and opened first (each isolated itself): a hostile or oversized file is refused
+        // before a byte is hashed.
+        let file = try GeoTIFFFile.check(source, name: outcome.file, policy: options.policy,
+                                         confined: options.confineSources)
+        let dataset = try file.open()
         // A compression the raster cannot take fails the file now, blaming the option, not the file.
         if options.useCOG { try dataset.checkCompression(options.cog) }
         clock.lap("open", into: &outcome)

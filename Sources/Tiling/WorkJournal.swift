@@ -9,7 +9,7 @@ import Darwin
 /// Work on the data folder that a crash could leave half-done, one file per piece of work in
 /// `DIR/journal/`. An entry is written before the work touches anything and removed once the work is
 /// finished or undone; opening the library settles whatever entries are left (see
-/// `RasterLibrary.settle`), so start-up never has to look at every item.
+/// `LibraryRecovery.settle`), so start-up never has to look at every item.
 ///
 /// The process doing the work holds an exclusive `flock` on its entry, so a second process opening
 /// the same folder (a `tile import` beside a running server) leaves live work alone. A process that
@@ -18,7 +18,8 @@ struct WorkJournal: Sendable {
     /// One piece of work. Paths are relative to the data folder.
     enum Entry: Codable, Sendable, Equatable {
         /// A raster being written at `partial` (with GDAL's temporary files beside it: every name in its
-        /// folder that starts with `partialPrefix`), then registered as item `id` and renamed to `final`.
+        /// folder that starts with the partial's base name and a dot), then registered as item `id` and
+        /// renamed to `final`.
         case store(catalog: String, id: String, partial: String, final: String)
         /// An item being deleted: its raster goes once its row is gone.
         case deleteItem(catalog: String, id: String, path: String)

@@ -251,10 +251,7 @@ enum AttributesConfigFile {
             case is String.Type: return "a string"
             case is Bool.Type: return "true or false"
             case is Int.Type, is Int64.Type, is Int32.Type, is Double.Type: return "a number"
-            case is [Any].Type: return "an array"
-            default:
-                let name = String(describing: type)
-                return name.hasPrefix("Array") ? "an array" : (name.hasPrefix("Dictionary") ? "an object" : "an object")
+            default: return String(describing: type).hasPrefix("Array") ? "an array" : "an object"
             }
         }
         switch error {
