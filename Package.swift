@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Raster", targets: ["Raster"]),
         .library(name: "Catalog", targets: ["Catalog"]),
         .library(name: "Tiling", targets: ["Tiling"]),
+        .library(name: "Tiles", targets: ["Tiles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,20 +29,21 @@ let package = Package(
         ]),
         .target(name: "Catalog", dependencies: ["CGDAL", "Raster"]),
         .target(name: "Tiling", dependencies: ["Raster", "Catalog"]),
+        .target(name: "Tiles", dependencies: ["CGDAL", "Raster", "Catalog"]),
         .target(name: "Scheduler", dependencies: [
             "Tiling", "Catalog", "Raster",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Server", dependencies: [
-            "Scheduler", "Tiling", "Catalog", "Raster",
+            "Scheduler", "Tiling", "Tiles", "Catalog", "Raster",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tile", dependencies: [
-            "Server", "Scheduler", "Tiling", "Raster", "Catalog",
+            "Server", "Scheduler", "Tiling", "Tiles", "Raster", "Catalog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "RasterTests", dependencies: ["Raster", "CGDAL", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Raster", "TestSupport"]),
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Catalog", "Raster", "TestSupport"]),
+        .testTarget(name: "TilesTests", dependencies: ["Tiles", "Catalog", "Raster", "CGDAL", "TestSupport"]),
         .testTarget(name: "TileCLITests", dependencies: ["tile", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["tile", "Server", "Scheduler", "TestSupport"]),
     ]
