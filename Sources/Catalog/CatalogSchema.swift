@@ -6,11 +6,16 @@ import Raster
 /// `application_id` and `user_version` are left as GDAL writes them).
 ///
 /// 1. the first release: no metadata table, absolute raster paths, no lookup indexes;
-/// 2. raster paths relative to the data folder, indexes on `item_id`, `sha256` and `source_file`.
+/// 2. raster paths relative to the data folder, indexes on `item_id`, `sha256` and `source_file`;
+/// 3. a `band_summaries` column (band statistics for map tiles) and a revision per catalog.
 public enum CatalogSchema {
-    public static let current = 2
+    public static let current = 3
     static let metadataTable = "tile_metadata"
     static let versionKey = "schema_version"
+    /// The key of a catalog's revision in the metadata table.
+    static func revisionKey(_ tableName: String) -> String { "revision:\(tableName)" }
+    /// System columns added to item tables after the first release.
+    static let addedColumns: Set<String> = ["band_summaries"]
     /// Item columns looked up one value at a time (skip by content, get and delete by id, by file).
     static let indexedColumns = ["item_id", "sha256", "source_file"]
 }
@@ -47,8 +52,9 @@ extension CatalogStore {
     public var needsMigration: Bool { schemaVersion < CatalogSchema.current }
 
     /// Brings a store written by an earlier release up to the current schema in one transaction: every
-    /// item's stored path goes through `rewritingPath` (nil keeps it) and the lookup indexes are
-    /// added. Running it again, or on a current store, does nothing.
+    /// item's stored path goes through `rewritingPath` (nil keeps it), the lookup indexes and the
+    /// band summary column are added (empty: tiles compute what they need). Running it again, or on
+    /// a current store, does nothing.
     public func migrate(rewritingPath: (String) -> String?) throws {
         try locked {
             guard try readSchemaVersion() < CatalogSchema.current else {
@@ -59,8 +65,9 @@ extension CatalogStore {
             let tables = try registryRows().map(\.tableName)
             try transaction {
                 for table in tables {
-                    _ = try layer(table)
+                    let itemTable = try layer(table)
                     try createLookupIndexes(on: table)
+                    try addMissingSystemColumns(to: itemTable, named: table)
                     let rows = try queryRows("SELECT item_id, path FROM \(Identifier.quoted(table)) WHERE path IS NOT NULL")
                     for row in rows where row.count == 2 {
                         guard let id = row[0], let path = row[1], let rewritten = rewritingPath(path),
@@ -73,6 +80,35 @@ extension CatalogStore {
             }
             schemaVersion = CatalogSchema.current
         }
+    }
+
+    /// Columns later releases added to every item table. Before this release such a column could
+    /// only be a user attribute, whose values must not be read as system fields: that stops the
+    /// migration with a message.
+    private func addMissingSystemColumns(to table: OGRLayerH, named tableName: String) throws {
+        let definition = OGR_L_GetLayerDefn(table)
+        for field in SystemField.all where CatalogSchema.addedColumns.contains(field.column) {
+            guard OGR_FD_GetFieldIndex(definition, field.column) < 0 else {
+                throw CatalogError.storage("catalog table \(tableName) has an attribute column \(field.column), which "
+                    + "this release uses itself; rename it with the earlier release first")
+            }
+            try createField(table, field.column, kind: field.kind)
+        }
+    }
+
+    /// An opaque token that changes whenever the catalog's items change (map tiles' ETags).
+    func revisionLocked(table tableName: String, createdAt: String) throws -> String {
+        let rows = try queryRows("SELECT value FROM \(CatalogSchema.metadataTable) "
+            + "WHERE key = \(sqlLiteral(CatalogSchema.revisionKey(tableName)))")
+        return rows.first?.first.flatMap { $0 } ?? "created \(createdAt)"
+    }
+
+    /// Gives the catalog a new revision; callers run it in the transaction that changes its items.
+    func bumpRevisionLocked(table tableName: String) throws {
+        let key = sqlLiteral(CatalogSchema.revisionKey(tableName))
+        try executeSQL("DELETE FROM \(CatalogSchema.metadataTable) WHERE key = \(key)")
+        try executeSQL("INSERT INTO \(CatalogSchema.metadataTable) (key, value) "
+            + "VALUES (\(key), \(sqlLiteral(UUID().uuidString.lowercased())))")
     }
 
     func createLookupIndexes(on table: String) throws {

@@ -92,6 +92,7 @@ public final class CatalogStore: @unchecked Sendable {
                 try set(feature, "configuration", .string(try JSONValue.from(configuration).jsonText), kind: .string)
                 try set(feature, "created_at", .string(ISO8601.format(Date())), kind: .dateTime)
                 try check(OGR_L_CreateFeature(registry, feature), "registering catalog \(name)")
+                try bumpRevisionLocked(table: tableName)
             }
             guard let created = try registrationLocked(name) else { throw CatalogError.storage("catalog \(name) vanished") }
             return try infoLocked(created)
@@ -156,6 +157,8 @@ public final class CatalogStore: @unchecked Sendable {
                     OGR_F_Destroy(feature)
                     try check(OGR_L_DeleteFeature(registry, fid), "removing catalog \(name)")
                 }
+                try executeSQL("DELETE FROM \(CatalogSchema.metadataTable) "
+                    + "WHERE key = \(sqlLiteral(CatalogSchema.revisionKey(info.tableName)))")
             }
             for index in 0..<GDALDatasetGetLayerCount(handle) {
                 let candidate = GDALDatasetGetLayer(handle, index)
@@ -193,6 +196,7 @@ public final class CatalogStore: @unchecked Sendable {
             try check(OGR_F_SetGeometryDirectly(feature, multi), "setting the footprint")
             try transaction {
                 try check(OGR_L_CreateFeature(table, feature), "registering \(item.system.sourceFile)")
+                try bumpRevisionLocked(table: info.tableName)
             }
         }
     }
@@ -213,6 +217,23 @@ public final class CatalogStore: @unchecked Sendable {
             var page = try pageLocked(info, query)
             if countMatches { page.numberMatched = try matchCountLocked(info, query) }
             return page
+        }
+    }
+
+    /// The catalog's revision (changes with every item added or removed) and then the items matching
+    /// `query`: read in that order, so content is never older than the revision given with it.
+    public func revisionAndItems(in name: CatalogName, query: ItemQuery) throws -> (revision: String, items: [CatalogItem]) {
+        try locked {
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            let revision = try revisionLocked(table: info.tableName, createdAt: info.createdAt)
+            return (revision, try pageLocked(info, query).items)
+        }
+    }
+
+    public func revision(of name: CatalogName) throws -> String {
+        try locked {
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            return try revisionLocked(table: info.tableName, createdAt: info.createdAt)
         }
     }
 
@@ -249,7 +270,10 @@ public final class CatalogStore: @unchecked Sendable {
             let item = try readItem(feature, configuration: info.configuration)
             let fid = OGR_F_GetFID(feature)
             OGR_F_Destroy(feature)
-            try transaction { try check(OGR_L_DeleteFeature(table, fid), "deleting item \(id)") }
+            try transaction {
+                try check(OGR_L_DeleteFeature(table, fid), "deleting item \(id)")
+                try bumpRevisionLocked(table: info.tableName)
+            }
             return item
         }
     }
@@ -301,7 +325,7 @@ public final class CatalogStore: @unchecked Sendable {
         try createLookupIndexes(on: tableName)
     }
 
-    private func createField(_ layer: OGRLayerH, _ name: String, kind: SystemField.Kind) throws {
+    func createField(_ layer: OGRLayerH, _ name: String, kind: SystemField.Kind) throws {
         let type: OGRFieldType
         switch kind {
         case .string, .json: type = OFTString

@@ -1,3 +1,5 @@
+import Raster
+
 /// What the catalog records about every stored raster, besides the user's attributes.
 public struct SystemFields: Codable, Sendable, Equatable {
     public var id: String
@@ -23,12 +25,14 @@ public struct SystemFields: Codable, Sendable, Equatable {
     public var nativeFootprint: String
     public var footprintVertices: Int
     public var createdAt: String
+    /// Per band: type, nodata, statistics and palette (nil for items stored before they were kept).
+    public var bands: [BandSummary]?
 
     public init(id: String, sourceFile: String, path: String, sizeBytes: Int64, sha256: String, width: Int,
                 height: Int, bandCount: Int, dataType: String, crs: String, resolutionX: Double?,
                 resolutionY: Double?, nodata: String?, overviewLevels: Int, tiles: Int, cog: Bool, bbox: [Double],
                 nativeCrs: String, nativeBbox: [Double], nativeFootprint: String, footprintVertices: Int,
-                createdAt: String) {
+                createdAt: String, bands: [BandSummary]? = nil) {
         self.id = id; self.sourceFile = sourceFile; self.path = path; self.sizeBytes = sizeBytes
         self.sha256 = sha256; self.width = width; self.height = height; self.bandCount = bandCount
         self.dataType = dataType; self.crs = crs; self.resolutionX = resolutionX; self.resolutionY = resolutionY
@@ -36,6 +40,7 @@ public struct SystemFields: Codable, Sendable, Equatable {
         self.bbox = bbox; self.nativeCrs = nativeCrs; self.nativeBbox = nativeBbox
         self.nativeFootprint = nativeFootprint; self.footprintVertices = footprintVertices
         self.createdAt = createdAt
+        self.bands = bands
     }
 }
 
@@ -70,6 +75,7 @@ struct SystemField: Sendable {
         .init(key: "nativeFootprint", column: "native_footprint", kind: .string),
         .init(key: "footprintVertices", column: "footprint_vertices", kind: .integer),
         .init(key: "createdAt", column: "created_at", kind: .dateTime),
+        .init(key: "bands", column: "band_summaries", kind: .json),
     ]
 
     static let byKey: [String: SystemField] = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })

@@ -4,7 +4,7 @@ import Foundation
 /// An open GDAL raster dataset. Owns its handle and closes it in `deinit`.
 /// Not thread-safe: one `Dataset` belongs to one thread at a time, as GDAL requires.
 public final class Dataset {
-    let handle: GDALDatasetH
+    package let handle: GDALDatasetH
     public let path: String
     /// What errors call the raster: the name a user knows it by, never a server path.
     public let name: String

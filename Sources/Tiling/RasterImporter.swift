@@ -143,6 +143,9 @@ struct RasterImporter {
             try progress.throwIfCancelled()
 
             bytes = storedBytes(slot.partial)
+            // Statistics of the stored raster (its overviews): what map tiles stretch non-byte data by.
+            let bands = try Dataset.open(slot.partial).bandSummaries()
+            clock.lap("statistics", into: &outcome)
             let geographic = footprint.geographic
             let system = SystemFields(
                 id: slot.id, sourceFile: outcome.file, path: slot.storedPath, sizeBytes: fileSize(source),
@@ -152,7 +155,7 @@ struct RasterImporter {
                 overviewLevels: overviewLevels, tiles: outcome.tiles, cog: options.useCOG,
                 bbox: geographic.envelope.asArray, nativeCrs: footprint.nativeCRS.wkt,
                 nativeBbox: footprint.native.envelope.asArray, nativeFootprint: footprint.native.wkt,
-                footprintVertices: geographic.vertexCount, createdAt: ISO8601.format(Date()))
+                footprintVertices: geographic.vertexCount, createdAt: ISO8601.format(Date()), bands: bands)
             stored = system
             return NewCatalogItem(system: system, attributes: attributes, footprintWKT: geographic.wkt)
         }
