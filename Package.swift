@@ -29,7 +29,10 @@ let package = Package(
         ]),
         .target(name: "Catalog", dependencies: ["CGDAL", "Raster"]),
         .target(name: "Tiling", dependencies: ["Raster", "Catalog"]),
-        .target(name: "Tiles", dependencies: ["CGDAL", "Raster", "Catalog"]),
+        .target(name: "Tiles", dependencies: [
+            "CGDAL", "Raster", "Catalog",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "Scheduler", dependencies: [
             "Tiling", "Catalog", "Raster",
             .product(name: "GRDB", package: "GRDB.swift"),

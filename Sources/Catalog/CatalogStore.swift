@@ -230,6 +230,11 @@ public final class CatalogStore: @unchecked Sendable {
         }
     }
 
+    /// Whether any footprint intersects `bbox` (one R-tree look-up).
+    public func hasItems(in name: CatalogName, bbox: Envelope) throws -> Bool {
+        try !page(of: name, query: ItemQuery(bbox: bbox, limit: 1), countMatches: false).items.isEmpty
+    }
+
     public func revision(of name: CatalogName) throws -> String {
         try locked {
             guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }

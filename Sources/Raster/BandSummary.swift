@@ -38,21 +38,22 @@ public struct BandSummary: Codable, Sendable, Equatable {
 
 extension Dataset {
     /// A summary of every band. Statistics are approximate (GDAL reads an overview when there is one)
-    /// and skip nodata and masked pixels; nothing is written beside the file.
+    /// and skip nodata pixels.
     public func bandSummaries() throws -> [BandSummary] {
-        try withoutAuxiliaryFiles {
-            try bands.map { try $0.summary() }
-        }
+        try Raster.bandSummaries(of: handle, owner: self)
     }
+}
 
-    /// GDAL keeps computed statistics in a `.aux.xml` written when the dataset closes: not beside a
-    /// stored raster.
-    private func withoutAuxiliaryFiles<T>(_ body: () throws -> T) rethrows -> T {
-        let saved = CPLGetThreadLocalConfigOption("GDAL_PAM_ENABLED", nil).map { String(cString: $0) }
-        CPLSetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO")
-        defer { CPLSetThreadLocalConfigOption("GDAL_PAM_ENABLED", saved) }
-        return try body()
+/// Summaries of the bands of a dataset opened elsewhere (map tiles keep their own handles; the
+/// caller keeps the dataset open meanwhile).
+package func bandSummaries(of handle: GDALDatasetH, owner: AnyObject = HandleOwnedElsewhere()) throws -> [BandSummary] {
+    try (0..<Int(GDALGetRasterCount(handle))).map { index in
+        try Band(handle: GDALGetRasterBand(handle, Int32(index + 1)), owner: owner).summary()
     }
+}
+
+package final class HandleOwnedElsewhere {
+    package init() {}
 }
 
 extension Band {
@@ -65,41 +66,71 @@ extension Band {
             }
         }
         guard !isAlpha else { return summary }
-        var minimum = 0.0, maximum = 0.0, mean = 0.0, deviation = 0.0
+        // Min/max and a histogram leave no trace in the dataset (GDAL's statistics call would
+        // write them to a `.aux.xml` beside the raster when it closes).
+        var extremes = [0.0, 0.0]
         CPLErrorReset()
-        let status = GDALComputeRasterStatistics(handle, 1, &minimum, &maximum, &mean, &deviation, nil, nil)
         // A band with no valid pixel has no statistics; that is not an error for the summary.
-        guard status == CE_None, minimum.isFinite, maximum.isFinite else { return summary }
-        summary.minimum = minimum
-        summary.maximum = maximum
-        summary.mean = mean
-        summary.standardDeviation = deviation
-        (summary.percentile2, summary.percentile98) = percentiles(minimum: minimum, maximum: maximum)
+        guard GDALComputeRasterMinMax(handle, 1, &extremes) == CE_None, extremes.allSatisfy(\.isFinite) else {
+            return summary
+        }
+        summary.minimum = extremes[0]
+        summary.maximum = extremes[1]
+        if let histogram = histogram(minimum: extremes[0], maximum: extremes[1]) {
+            summary.mean = histogram.mean
+            summary.standardDeviation = histogram.standardDeviation
+            summary.percentile2 = histogram.percentile(0.02)
+            summary.percentile98 = histogram.percentile(0.98)
+        }
         return summary
     }
 
-    /// The 2nd and 98th percentiles from GDAL's approximate histogram between the band's extremes.
-    private func percentiles(minimum: Double, maximum: Double) -> (Double?, Double?) {
-        guard maximum > minimum else { return (minimum, maximum) }
-        let bucketCount = 1024
+    /// GDAL's approximate histogram between the band's extremes, one bucket per value for small
+    /// integer ranges.
+    private func histogram(minimum: Double, maximum: Double) -> Histogram? {
+        let span = maximum - minimum
+        let integral = gdalDataType != GDT_Float32 && gdalDataType != GDT_Float64
+        let bucketCount = integral && span < 4096 ? Int(span) + 1 : 1024
+        let step = bucketCount > 1 ? span / Double(bucketCount - 1) : 1
         var counts = [GUIntBig](repeating: 0, count: bucketCount)
-        // Half-bucket margins keep the extremes inside the first and last buckets.
-        let step = (maximum - minimum) / Double(bucketCount - 1)
+        // Half-bucket margins put each extreme in the middle of the first and last buckets.
         let status = counts.withUnsafeMutableBufferPointer { buffer in
-            GDALGetRasterHistogramEx(handle, minimum - step / 2, maximum + step / 2, Int32(bucketCount),
-                                     buffer.baseAddress, 0, 1, nil, nil)
+            GDALGetRasterHistogramEx(handle, minimum - step / 2, minimum + (Double(bucketCount) - 0.5) * step,
+                                     Int32(bucketCount), buffer.baseAddress, 0, 1, nil, nil)
         }
-        let total = counts.reduce(0, +)
-        guard status == CE_None, total > 0 else { return (nil, nil) }
-        func value(at fraction: Double) -> Double {
-            let target = GUIntBig((Double(total) * fraction).rounded(.down))
-            var seen: GUIntBig = 0
-            for (index, count) in counts.enumerated() {
-                seen += count
-                if seen > target { return minimum + Double(index) * step }
-            }
-            return maximum
+        guard status == CE_None else { return nil }
+        return Histogram(minimum: minimum, step: step, counts: counts)
+    }
+}
+
+private struct Histogram {
+    let minimum: Double
+    let step: Double
+    let counts: [GUIntBig]
+    var total: Double { Double(counts.reduce(0, +)) }
+
+    func value(_ index: Int) -> Double { minimum + Double(index) * step }
+
+    var mean: Double? {
+        guard total > 0 else { return nil }
+        return counts.enumerated().reduce(0) { $0 + Double($1.element) * value($1.offset) } / total
+    }
+
+    var standardDeviation: Double? {
+        guard let mean else { return nil }
+        let variance = counts.enumerated().reduce(0) { $0 + Double($1.element) * pow(value($1.offset) - mean, 2) } / total
+        return variance.squareRoot()
+    }
+
+    /// The value below which `fraction` of the pixels lie.
+    func percentile(_ fraction: Double) -> Double? {
+        guard total > 0 else { return nil }
+        let target = total * fraction
+        var seen = 0.0
+        for (index, count) in counts.enumerated() {
+            seen += Double(count)
+            if seen > target { return value(index) }
         }
-        return (value(at: 0.02), value(at: 0.98))
+        return value(counts.count - 1)
     }
 }

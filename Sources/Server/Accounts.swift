@@ -120,7 +120,8 @@ extension Blocking {
     }
 }
 
-/// Sets `context.user` from `Authorization: Bearer TOKEN` or the `token` cookie; 401 without one.
+/// Sets `context.user` from `Authorization: Bearer TOKEN`, the `token` cookie or, on map routes,
+/// `?access_token=`; 401 without one.
 struct AuthMiddleware: RouterMiddleware {
     let accounts: Accounts
 
@@ -135,7 +136,16 @@ struct AuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
+    /// The RFC 6750 query parameter map clients without headers (a QGIS XYZ layer, an image URL)
+    /// authenticate with; only map routes take it, as a token in a URL ends up in logs and history.
+    static let accessTokenParameter = "access_token"
+
     static func token(in request: Request) -> String? {
+        headerToken(in: request) ?? queryToken(in: request)
+    }
+
+    /// A Bearer token or the session cookie.
+    static func headerToken(in request: Request) -> String? {
         if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
             return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
         }
@@ -146,5 +156,14 @@ struct AuthMiddleware: RouterMiddleware {
             }
         }
         return nil
+    }
+
+    /// `?access_token=` on a GET of a map route (tiles, TileJSON, WMTS capabilities).
+    static func queryToken(in request: Request) -> String? {
+        guard request.method == .get || request.method == .head else { return nil }
+        let path = request.uri.path
+        guard path.contains("/tiles/") || path.hasSuffix("/tilejson.json") || path.hasSuffix("/WMTSCapabilities.xml")
+        else { return nil }
+        return (try? request.queryParameters())?.get(accessTokenParameter)
     }
 }

@@ -82,7 +82,7 @@ extension TileServer {
     }
 
     /// The caller's catalog named in the path. Another user's catalog is 404, like one that does not exist.
-    private func catalog(_ context: AppContext) throws -> (String, CatalogName) {
+    func catalog(_ context: AppContext) throws -> (String, CatalogName) {
         let user = try context.requireUser()
         let text = try context.parameters.require("name")
         do {

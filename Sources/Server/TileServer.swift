@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Scheduler
+import Tiles
 import Tiling
 
 /// The HTTP front of the scheduler: routes of the API contract over `Scheduler`, `RasterLibrary` and
@@ -38,6 +39,7 @@ public struct TileServer: Sendable {
     let logger: Logger
     let loginThrottle: LoginThrottle
     let redactor: PathRedactor
+    let tiles: TileService
 
     public init(settings: Settings, library: RasterLibrary, scheduler: Scheduler, accounts: Accounts, logger: Logger) {
         self.settings = settings
@@ -47,6 +49,9 @@ public struct TileServer: Sendable {
         self.logger = logger
         loginThrottle = LoginThrottle(policy: settings.loginThrottle)
         redactor = PathRedactor(root: library.root)
+        tiles = TileService(store: library.store, workers: RenderWorkers(),
+                            overviews: CatalogOverviews(folder: library.overviewFolder),
+                            absolutePath: { [library] in library.absolutePath(of: $0) })
     }
 
     /// Starts the scheduler, serves until SIGTERM or SIGINT, then lets the scheduler re-queue running tasks.
@@ -62,6 +67,7 @@ public struct TileServer: Sendable {
         addUploadRoutes(authenticated)
         addSchedulerRoutes(authenticated)
         addLayerRoutes(authenticated)
+        addMapTileRoutes(authenticated)
 
         // Leftovers of a dead process go before the scheduler re-runs its tasks, which stage files
         // under the same names.
@@ -100,6 +106,7 @@ public struct TileServer: Sendable {
         sweeper.cancel()
         await sweeper.value
         await scheduler.shutdown()
+        await tiles.stop()
         if let failure { throw failure }
     }
 

@@ -63,6 +63,13 @@ public struct TileCoordinate: Sendable, Hashable, CustomStringConvertible {
         self.y = y
     }
 
+    private init(uncheckedZ z: Int, x: Int, y: Int) {
+        (self.z, self.x, self.y) = (z, x, y)
+    }
+
+    /// Zoom 0's one tile.
+    public static let world = TileCoordinate(uncheckedZ: 0, x: 0, y: 0)
+
     public var description: String { "\(z)/\(x)/\(y)" }
 
     /// [minX, minY, maxX, maxY] in EPSG:3857 metres.

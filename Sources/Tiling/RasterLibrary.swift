@@ -8,6 +8,7 @@ import Raster
 ///     DIR/rasters/NS.NAME/ID.tif          stored rasters, one folder per catalog
 ///     DIR/uploads/USER/FILE               temporary file storage, one folder per user
 ///     DIR/journal/                        work a crash could interrupt (see `WorkJournal`)
+///     DIR/tile-overviews/                 low-resolution mosaics of catalogs for map tiles
 ///
 /// Items store their raster's path relative to DIR (`rasters/NS.NAME/ID.tif`), so the folder can be
 /// moved or restored elsewhere; `absolutePath(of:)` resolves one. Opening the library brings a folder
@@ -52,6 +53,9 @@ public final class RasterLibrary: Sendable {
             throw error
         }
     }
+
+    /// Where the catalogs' low-resolution mosaics for map tiles are kept.
+    public var overviewFolder: String { root.appendingPathComponent("tile-overviews").path }
 
     /// Closes the catalog store (see `CatalogStore.close`).
     public func close() { store.close() }
