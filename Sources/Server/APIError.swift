@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import Hummingbird
 import Scheduler
+import Tiles
 import Tiling
 
 /// Every error the API returns: `{"error": CODE, "message": TEXT}` with a 4xx/5xx status.
@@ -70,6 +71,10 @@ struct APIError: HTTPResponseError, Sendable {
             case .storage: return APIError(.internalServerError, "internal", "catalog storage failed")
             default: return .badRequest(error.description)
             }
+        case let error as TileRequestError:
+            return APIError(.badRequest, "invalid_parameter", error.description)
+        case let error as TileServiceError:
+            return APIError(.badRequest, "too_many_items", error.description)
         case let error as HTTPError:
             let message = error.body ?? (error.status == .notFound ? "no such route" : error.status.reasonPhrase)
             let code = error.status == .notFound ? "not_found"

@@ -88,6 +88,17 @@ public struct TileServer: Sendable {
                 }
             }
         }
+        let overviewUpkeep = Task { [logger, tiles] in
+            while (try? await Task.sleep(for: .seconds(1))) != nil {
+                do {
+                    for name in try await Blocking.run({ try tiles.refreshOverviews() }) {
+                        logger.info("map overview rebuilt", metadata: ["catalog": "\(name)"])
+                    }
+                } catch {
+                    logger.warning("map overview upkeep failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         let app = Application(
             router: router,
             server: .http1(configuration: settings.clients.http1Configuration(
@@ -104,7 +115,9 @@ public struct TileServer: Sendable {
         }
         // Everything that uses the catalog store stops before the caller closes it.
         sweeper.cancel()
+        overviewUpkeep.cancel()
         await sweeper.value
+        await overviewUpkeep.value
         await scheduler.shutdown()
         await tiles.stop()
         if let failure { throw failure }

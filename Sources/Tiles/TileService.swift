@@ -43,10 +43,11 @@ public final class TileService: Sendable {
     public func mosaicTile(_ catalog: CatalogName, tile: TileCoordinate, name: TileName, options: RenderOptions,
                            condition: String?, order: ItemOrder?, ifNoneMatch: String?) async throws -> Reply {
         try await workers.run { [self] cache in
+            let extra = ["mosaic", condition ?? "", order?.description ?? ""]
             let revision = try store.revision(of: catalog)
-            let tag = etag(revision, tile, name, options, extra: ["mosaic", condition ?? "", order?.description ?? ""])
-            if matches(ifNoneMatch, tag) { return .notModified(etag: tag) }
             if condition == nil, order == nil, let overview = overviews?.current(for: catalog, revision: revision, zoom: tile.z) {
+                let tag = etag(revision, tile, name, options, extra: extra)
+                if matches(ifNoneMatch, tag) { return .notModified(etag: tag) }
                 let renderer = TileRenderer(tile: tile, scale: name.scale, format: name.format, options: options,
                                             statistics: overview.statistics)
                 let source = TileSource(path: overview.path, bands: overview.bands)
@@ -57,15 +58,17 @@ public final class TileService: Sendable {
                 return .image(data, etag: tag)
             }
             let query = ItemQuery(bbox: tile.searchEnvelope, condition: condition, limit: Self.maxItemsPerTile + 1)
+            // The revision read with the items: a change in between cannot pair new content with an old tag.
             let (current, found) = try store.revisionAndItems(in: catalog, query: query)
-            guard current == revision else { throw TileServiceError.changedWhileReading }
+            let tag = etag(current, tile, name, options, extra: extra)
+            if matches(ifNoneMatch, tag) { return .notModified(etag: tag) }
             guard found.count <= Self.maxItemsPerTile else { throw TileServiceError.tooManyItems(Self.maxItemsPerTile) }
             guard !found.isEmpty else { return .empty(emptyTiles.tile(name), etag: tag) }
             let items = order.map { $0.sorted(found) } ?? found.reversed()
             let needsStatistics = options.rescale == nil && items.contains { item in
                 item.system.bands?.contains { $0.dataType != "Byte" && $0.palette == nil } ?? true
             }
-            let ranges = needsStatistics ? try statistics.ranges(catalog, revision: revision, store: store) : nil
+            let ranges = needsStatistics ? try statistics.ranges(catalog, revision: current, store: store) : nil
             let renderer = TileRenderer(tile: tile, scale: name.scale, format: name.format, options: options, statistics: ranges)
             guard let data = try renderer.render(items.map(source), cache: cache) else {
                 return .empty(emptyTiles.tile(name), etag: tag)
@@ -90,6 +93,11 @@ public final class TileService: Sendable {
             }
             return .image(data, etag: tag)
         }
+    }
+
+    /// Builds the overviews of catalogs that changed and settled (see `CatalogOverviews.refresh`).
+    public func refreshOverviews() throws -> [CatalogName] {
+        try overviews?.refresh(store: store, absolutePath: absolutePath) ?? []
     }
 
     /// Waits for tiles being drawn and stops the render threads.
@@ -133,14 +141,11 @@ public final class TileService: Sendable {
 
 public enum TileServiceError: Error, CustomStringConvertible {
     case tooManyItems(Int)
-    case changedWhileReading
 
     public var description: String {
         switch self {
         case let .tooManyItems(limit):
             return "more than \(limit) items lie under this tile: zoom in or narrow the condition"
-        case .changedWhileReading:
-            return "the catalog changed while the tile was read; ask again"
         }
     }
 }

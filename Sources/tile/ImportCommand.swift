@@ -3,6 +3,7 @@ import Catalog
 import Dispatch
 import Foundation
 import Raster
+import Tiles
 import Tiling
 
 struct ImportCommand: AsyncParsableCommand {
@@ -105,9 +106,20 @@ struct ImportCommand: AsyncParsableCommand {
         }
         bar.finish()
         withExtendedLifetime(interrupt) {}
+        if !cancellation.isCancelled, outcomes.contains(where: { $0.status == .imported }) {
+            try buildMapOverview(library)
+        }
         if json { try Output.printJSON(ImportReport(outcomes)) }
         if cancellation.isCancelled { throw ExitCode(130) }
         if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode.failure }
+    }
+
+    /// The catalog's low-resolution mosaic for map tiles, so that low zooms are fast as soon as the
+    /// import ends (a running `tile serve` would build it too).
+    private func buildMapOverview(_ library: RasterLibrary) throws {
+        let overviews = CatalogOverviews(folder: library.overviewFolder)
+        let drawn = try overviews.build(catalog, store: library.store) { library.absolutePath(of: $0) }
+        if drawn > 0, !json { Output.error("map overview: \(drawn) items drawn") }
     }
 
     /// The catalog's configuration, creating the catalog first when asked to. `requested` is the
