@@ -63,13 +63,15 @@ struct Style {
         }
     }
 
-    /// One band's values as bytes: stretched and clamped, or rounded and clamped.
+    /// One band's values stretched by its range to bytes, clamped; NaN is 0.
     func bytes(_ values: [Float], channel: Int) -> [UInt8] {
-        guard let range = ranges[channel] else {
-            return values.map { $0.isNaN ? 0 : UInt8(max(0, min(255, $0.rounded()))) }
-        }
+        let range = ranges[channel] ?? 0...255
         let low = Float(range.lowerBound)
         let scale = 255 / Float(range.upperBound - range.lowerBound)
-        return values.map { $0.isNaN ? 0 : UInt8(max(0, min(255, (($0 - low) * scale).rounded()))) }
+        return values.map { value in
+            let scaled = (value - low) * scale + 0.5
+            // Comparisons are false for NaN, which lands on 0.
+            return scaled >= 255 ? 255 : scaled >= 0.5 ? UInt8(scaled) : 0
+        }
     }
 }

@@ -85,11 +85,18 @@ public struct TileRenderer: Sendable {
         let dataSummaries = summaries.filter { !$0.isAlpha }
         let style = try Style(options: options, available: dataBands.count, summaries: dataSummaries, statistics: statistics)
         var layer = Layer(red: [], green: [], blue: [], alpha: alpha)
-        var values = [Float](repeating: 0, count: pixels)
         var channels: [[UInt8]] = []
         for (position, band) in style.bands.enumerated() {
-            try read(warped, band: dataBands[band - 1], into: &values)
-            channels.append(style.bytes(values, channel: position))
+            if style.ranges[position] == nil {
+                // Values taken as they are: GDAL converts to bytes itself, clamping to 0-255.
+                var bytes = [UInt8](repeating: 0, count: pixels)
+                try read(warped, band: dataBands[band - 1], into: &bytes)
+                channels.append(bytes)
+            } else {
+                var values = [Float](repeating: 0, count: pixels)
+                try read(warped, band: dataBands[band - 1], into: &values)
+                channels.append(style.bytes(values, channel: position))
+            }
         }
         switch style.coloring {
         case .rgb:
@@ -151,8 +158,13 @@ public struct TileRenderer: Sendable {
 
     // MARK: Encoding
 
+    /// Encodes red, green, blue and alpha planes with as few bands as show the same image: grey
+    /// when the three colours are equal, no alpha when every pixel is opaque (WEBP takes only RGB or
+    /// RGBA, JPEG no alpha).
     func encode(_ planes: [[UInt8]]) throws -> Data {
-        let bands = format.hasAlpha ? planes : Array(planes.prefix(3))
+        let alpha = format.hasAlpha && planes[3].contains { $0 != 255 }
+        let grey = format != .webp && planes[0] == planes[1] && planes[1] == planes[2]
+        let bands = (grey ? [planes[0]] : Array(planes.prefix(3))) + (alpha ? [planes[3]] : [])
         guard let memory = GDALGetDriverByName("MEM"),
               let image = GDALCreate(memory, "", Int32(size), Int32(size), Int32(bands.count), GDT_Byte, nil) else {
             throw TileRenderError.renderFailed(reason: "cannot create an image in memory")
@@ -165,7 +177,7 @@ public struct TileRenderer: Sendable {
             }
             guard status == CE_None else { throw TileRenderError.renderFailed(reason: "cannot fill the image") }
         }
-        if format.hasAlpha { GDALSetRasterColorInterpretation(GDALGetRasterBand(image, 4), GCI_AlphaBand) }
+        if alpha { GDALSetRasterColorInterpretation(GDALGetRasterBand(image, Int32(bands.count)), GCI_AlphaBand) }
         let path = "/vsimem/tile-\(UUID().uuidString).\(format.rawValue)"
         defer {
             VSIUnlink(path)
@@ -175,7 +187,8 @@ public struct TileRenderer: Sendable {
             throw TileRenderError.renderFailed(reason: "GDAL has no \(format.driver) driver")
         }
         CPLErrorReset()
-        guard let encoded = GDALCreateCopy(driver, path, image, 0, nil, nil, nil) else {
+        let creation = StringList(format.creationOptions)
+        guard let encoded = GDALCreateCopy(driver, path, image, 0, creation.pointer, nil, nil) else {
             throw TileRenderError.renderFailed(reason: "encoding failed: \(lastGDALErrorMessage() ?? "")")
         }
         GDALClose(encoded)

@@ -124,7 +124,8 @@ public final class TileService: Sendable {
                       extra: [String]) -> String {
         let key = ([Self.rendererVersion, revision, tile.description, String(name.scale), name.format.rawValue,
                     options.canonicalText] + extra).joined(separator: "\n")
-        let digest = SHA256.hash(data: Data(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef")
+        let digest = String(SHA256.hash(data: Data(key.utf8)).prefix(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
         return "\"\(digest)\""
     }
 
