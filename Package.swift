@@ -56,6 +56,6 @@ let package = Package(
         .testTarget(name: "TilingTests", dependencies: ["Tiling", "Catalog", "Raster", "TestSupport"]),
         .testTarget(name: "TilesTests", dependencies: ["Tiles", "Catalog", "Raster", "CGDAL", "TestSupport"]),
         .testTarget(name: "TileCLITests", dependencies: ["tile", "TestSupport"]),
-        .testTarget(name: "ServerTests", dependencies: ["tile", "Server", "Scheduler", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["tile", "Server", "Scheduler", "Tiles", "TestSupport"]),
     ]
 )
