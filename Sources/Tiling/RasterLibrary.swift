@@ -206,6 +206,7 @@ public final class RasterLibrary: Sendable {
         defer { ticket.end() }
         for path in try store.deleteCatalog(name) { StoredRasterFiles.remove(at: absolutePath(of: path)) }
         try? FileManager.default.removeItem(at: rasterFolder(for: name))
+        try? FileManager.default.removeItem(atPath: (overviewFolder as NSString).appendingPathComponent(name.description))
     }
 
     /// Removes one item and its raster; false if there was no such item.
