@@ -34,26 +34,70 @@ public struct BandSummary: Codable, Sendable, Equatable {
     }
 
     public var isAlpha: Bool { colorInterpretation == "Alpha" }
-}
 
-extension Dataset {
-    /// A summary of every band. Statistics are approximate (GDAL reads an overview when there is one)
-    /// and skip nodata pixels.
-    public func bandSummaries() throws -> [BandSummary] {
-        try Raster.bandSummaries(of: handle, owner: self)
+    private enum CodingKeys: String, CodingKey {
+        case dataType, colorInterpretation, nodata, minimum, maximum, mean, standardDeviation, percentile2,
+             percentile98, palette
+    }
+
+    // JSON has no NaN or infinity: nodata is then "nan", "inf" or "-inf", as STAC's raster extension writes it.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dataType = try container.decode(String.self, forKey: .dataType)
+        colorInterpretation = try container.decode(String.self, forKey: .colorInterpretation)
+        if let text = try? container.decodeIfPresent(String.self, forKey: .nodata) {
+            nodata = ["nan": Double.nan, "inf": .infinity, "-inf": -.infinity][text]
+        } else {
+            nodata = try container.decodeIfPresent(Double.self, forKey: .nodata)
+        }
+        minimum = try container.decodeIfPresent(Double.self, forKey: .minimum)
+        maximum = try container.decodeIfPresent(Double.self, forKey: .maximum)
+        mean = try container.decodeIfPresent(Double.self, forKey: .mean)
+        standardDeviation = try container.decodeIfPresent(Double.self, forKey: .standardDeviation)
+        percentile2 = try container.decodeIfPresent(Double.self, forKey: .percentile2)
+        percentile98 = try container.decodeIfPresent(Double.self, forKey: .percentile98)
+        palette = try container.decodeIfPresent([[Int]].self, forKey: .palette)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(dataType, forKey: .dataType)
+        try container.encode(colorInterpretation, forKey: .colorInterpretation)
+        switch nodata {
+        case let value? where value.isNaN: try container.encode("nan", forKey: .nodata)
+        case let value? where value.isInfinite: try container.encode(value > 0 ? "inf" : "-inf", forKey: .nodata)
+        case let value?: try container.encode(value, forKey: .nodata)
+        case nil: break
+        }
+        try container.encodeIfPresent(minimum, forKey: .minimum)
+        try container.encodeIfPresent(maximum, forKey: .maximum)
+        try container.encodeIfPresent(mean, forKey: .mean)
+        try container.encodeIfPresent(standardDeviation, forKey: .standardDeviation)
+        try container.encodeIfPresent(percentile2, forKey: .percentile2)
+        try container.encodeIfPresent(percentile98, forKey: .percentile98)
+        try container.encodeIfPresent(palette, forKey: .palette)
+    }
+
+    /// NaN compares unequal to itself; two summaries with NaN nodata are still the same summary.
+    public static func == (a: BandSummary, b: BandSummary) -> Bool {
+        let sameNodata = a.nodata == b.nodata || (a.nodata?.isNaN == true && b.nodata?.isNaN == true)
+        return sameNodata && a.dataType == b.dataType && a.colorInterpretation == b.colorInterpretation
+            && a.minimum == b.minimum && a.maximum == b.maximum && a.mean == b.mean
+            && a.standardDeviation == b.standardDeviation && a.percentile2 == b.percentile2
+            && a.percentile98 == b.percentile98 && a.palette == b.palette
     }
 }
 
-/// Summaries of the bands of a dataset opened elsewhere (map tiles keep their own handles; the
-/// caller keeps the dataset open meanwhile).
-package func bandSummaries(of handle: GDALDatasetH, owner: AnyObject = HandleOwnedElsewhere()) throws -> [BandSummary] {
-    try (0..<Int(GDALGetRasterCount(handle))).map { index in
-        try Band(handle: GDALGetRasterBand(handle, Int32(index + 1)), owner: owner).summary()
-    }
-}
-
-package final class HandleOwnedElsewhere {
-    package init() {}
+/// A summary of every band of the raster at `path` (opened with the GTiff driver). Statistics are
+/// approximate (GDAL reads an overview when there is one) and skip nodata pixels. GDAL keeps a computed
+/// histogram in its `.aux.xml` sidecar, written when the dataset closes: the file is opened without
+/// that, so nothing is written beside a stored raster.
+public func bandSummaries(path: String) throws -> [BandSummary] {
+    let saved = CPLGetThreadLocalConfigOption("GDAL_PAM_ENABLED", nil).map { String(cString: $0) }
+    CPLSetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO")
+    defer { CPLSetThreadLocalConfigOption("GDAL_PAM_ENABLED", saved) }
+    let dataset = try Dataset.open(path)
+    return try dataset.bands.map { try $0.summary() }
 }
 
 extension Band {
@@ -66,8 +110,6 @@ extension Band {
             }
         }
         guard !isAlpha else { return summary }
-        // Min/max and a histogram leave no trace in the dataset (GDAL's statistics call would
-        // write them to a `.aux.xml` beside the raster when it closes).
         var extremes = [0.0, 0.0]
         CPLErrorReset()
         // A band with no valid pixel has no statistics; that is not an error for the summary.

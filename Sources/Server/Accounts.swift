@@ -161,9 +161,23 @@ struct AuthMiddleware: RouterMiddleware {
     /// `?access_token=` on a GET of a map route (tiles, TileJSON, WMTS capabilities).
     static func queryToken(in request: Request) -> String? {
         guard request.method == .get || request.method == .head else { return nil }
-        let path = request.uri.path
-        guard path.contains("/tiles/") || path.hasSuffix("/tilejson.json") || path.hasSuffix("/WMTSCapabilities.xml")
-        else { return nil }
+        guard isMapRoute(request.uri.path) else { return nil }
         return (try? request.queryParameters())?.get(accessTokenParameter)
+    }
+
+    /// `…/layers/NAME[/features/ID]/tiles/Z/X/Y`, `…/tilejson.json` or `…/layers/NAME/WMTSCapabilities.xml`,
+    /// matched by segments from the end (a base path may come before).
+    static func isMapRoute(_ path: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        func ends(with pattern: [String?]) -> Bool {
+            guard segments.count > pattern.count else { return false }
+            return zip(segments.suffix(pattern.count), pattern).allSatisfy { segment, expected in
+                expected.map { segment == $0 } ?? !segment.isEmpty
+            }
+        }
+        let layer: [String?] = ["layers", nil], item: [String?] = ["layers", nil, "features", nil]
+        return ends(with: layer + ["tiles", nil, nil, nil]) || ends(with: item + ["tiles", nil, nil, nil])
+            || ends(with: layer + ["tilejson.json"]) || ends(with: item + ["tilejson.json"])
+            || ends(with: layer + ["WMTSCapabilities.xml"])
     }
 }

@@ -70,6 +70,7 @@ public final class RenderWorkers: @unchecked Sendable {
 public final class DatasetCache {
     private var handles: [String: GDALDatasetH] = [:]
     private var order: [String] = []
+    private var summaries: [String: [BandSummary]] = [:]
     private let capacity: Int
 
     init(capacity: Int) {
@@ -100,11 +101,14 @@ public final class DatasetCache {
         return handle
     }
 
-    /// Closes a dataset whose file changed or went away.
-    func forget(_ path: String) {
-        guard let handle = handles.removeValue(forKey: path) else { return }
-        order.removeAll { $0 == path }
-        GDALClose(handle)
+    /// Band summaries of a raster whose catalog item has none (stored before they were kept),
+    /// computed once per thread.
+    func summaries(_ path: String) throws -> [BandSummary] {
+        if let known = summaries[path] { return known }
+        let computed = try bandSummaries(path: path)
+        if summaries.count >= capacity { summaries.removeAll() }
+        summaries[path] = computed
+        return computed
     }
 
     func removeAll() {

@@ -47,7 +47,7 @@ public struct TileRenderer: Sendable {
         var canvas = Canvas()
         for source in sources {
             let dataset = try cache.dataset(source.path)
-            let summaries = try source.bands ?? bandSummaries(of: dataset)
+            let summaries = try source.bands ?? cache.summaries(source.path)
             var shifts = [0.0]
             if source.wrapsAntimeridian != 0 { shifts.append(Double(source.wrapsAntimeridian) * 2 * WebMercatorQuad.halfWorld) }
             for shift in shifts {
@@ -116,14 +116,17 @@ public struct TileRenderer: Sendable {
     }
 
     /// gdalwarp to the tile's bounds and size into memory: the same arguments as the command line
-    /// (`-t_srs EPSG:3857 -te ... -ts N N -r METHOD -dstalpha`), so a tile equals gdalwarp's output.
+    /// (`-t_srs EPSG:3857 -te ... -ts N N -r METHOD -dstalpha`), so a tile equals gdalwarp's output
+    /// (for types other than Byte, with its alpha on the 0-255 scale).
     private func warp(_ dataset: GDALDatasetH, shift: Double) throws -> GDALDatasetH {
         let bounds = tile.bounds
         let target = shift == 0 ? "EPSG:3857" : Self.mercatorPastTheAntimeridian
         let resampling = options.resampling ?? .nearest
         let arguments = ["-of", "MEM", "-t_srs", target,
                          "-te"] + [bounds[0] + shift, bounds[1], bounds[2] + shift, bounds[3]].map { String($0) }
-            + ["-ts", String(size), String(size), "-r", resampling.gdalName, "-dstalpha"]
+            + ["-ts", String(size), String(size), "-r", resampling.gdalName, "-dstalpha",
+               // Alpha from 0 to 255 whatever the data type (gdalwarp scales it to the type's maximum).
+               "-wo", "DST_ALPHA_MAX=255"]
         let list = StringList(arguments)
         guard let warpOptions = GDALWarpAppOptionsNew(list.pointer, nil) else {
             throw TileRenderError.renderFailed(reason: "warp options refused: \(lastGDALErrorMessage() ?? "")")

@@ -144,7 +144,7 @@ struct RasterImporter {
 
             bytes = storedBytes(slot.partial)
             // Statistics of the stored raster (its overviews): what map tiles stretch non-byte data by.
-            let bands = try Dataset.open(slot.partial).bandSummaries()
+            let bands = try bandSummaries(path: slot.partial)
             clock.lap("statistics", into: &outcome)
             let geographic = footprint.geographic
             let system = SystemFields(
