@@ -232,7 +232,19 @@ public final class CatalogStore: @unchecked Sendable {
 
     /// Whether any footprint intersects `bbox` (one R-tree look-up).
     public func hasItems(in name: CatalogName, bbox: Envelope) throws -> Bool {
-        try !page(of: name, query: ItemQuery(bbox: bbox, limit: 1), countMatches: false).items.isEmpty
+        try locked {
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            let table = try layer(info.tableName)
+            let query = ItemQuery(bbox: bbox)
+            try applyFilters(table, info, query, withCursor: false)
+            defer { clearFilters(table) }
+            CPLErrorReset()
+            OGR_L_ResetReading(table)
+            let first = OGR_L_GetNextFeature(table)
+            if let first { OGR_F_Destroy(first) }
+            try checkReadSucceeded(query)
+            return first != nil
+        }
     }
 
     public func revision(of name: CatalogName) throws -> String {
@@ -426,6 +438,7 @@ public final class CatalogStore: @unchecked Sendable {
     /// Reads a page in feature id order. With a cursor the store seeks straight to it (`fid > cursor`
     /// on the primary key); an offset reads and drops every item before it.
     private func pageLocked(_ info: Registration, _ query: ItemQuery) throws -> ItemPage {
+        if query.bbox != nil, query.limit != nil || query.cursor != nil { return try spatialPageLocked(info, query) }
         let table = try layer(info.tableName)
         try applyFilters(table, info, query, withCursor: true)
         defer { clearFilters(table) }
@@ -455,6 +468,32 @@ public final class CatalogStore: @unchecked Sendable {
         }
         try checkReadSucceeded(query)
         return ItemPage(items: items, numberMatched: nil, next: more ? PageCursor(fid: lastReturned) : nil)
+    }
+
+    /// A page of a query with a bbox: the store reads those in its R-tree's order, so the matching
+    /// feature ids are collected and sorted first, and only the page's items are then read whole.
+    private func spatialPageLocked(_ info: Registration, _ query: ItemQuery) throws -> ItemPage {
+        let table = try layer(info.tableName)
+        try applyFilters(table, info, query, withCursor: true)
+        CPLErrorReset()
+        OGR_L_ResetReading(table)
+        var fids: [Int64] = []
+        while let feature = OGR_L_GetNextFeature(table) {
+            fids.append(OGR_F_GetFID(feature))
+            OGR_F_Destroy(feature)
+        }
+        clearFilters(table)
+        try checkReadSucceeded(query)
+        fids.sort()
+        let start = min(query.offset, fids.count)
+        let end = query.limit.map { min(fids.count, start + $0) } ?? fids.count
+        let items = try fids[start..<end].map { fid in
+            guard let feature = OGR_L_GetFeature(table, fid) else { throw CatalogError.storage("item \(fid) vanished while read") }
+            defer { OGR_F_Destroy(feature) }
+            return try readItem(feature, configuration: info.configuration)
+        }
+        return ItemPage(items: items, numberMatched: nil,
+                        next: end < fids.count && end > start ? PageCursor(fid: fids[end - 1]) : nil)
     }
 
     /// How many items match `query` in all pages (cursor and offset aside).

@@ -62,7 +62,8 @@ public final class CatalogOverviews: Sendable {
         let (image, description) = paths(catalog, revision: revision)
         var record = OverviewRecord(revision: revision, items: items.count)
         if let plan = OverviewPlan(items: items, minimumItems: minimumItems, maxSide: maxSide) {
-            let partial = image + ".partial"
+            // Named per build: a server and a `tile import` may build the same revision at once.
+            let partial = image + ".\(UUID().uuidString).partial"
             defer { try? FileManager.default.removeItem(atPath: partial) }
             try plan.write(to: partial, sources: items.map { absolutePath($0.system.path) })
             record.maxZoom = plan.zoom
@@ -73,8 +74,10 @@ public final class CatalogOverviews: Sendable {
         } else {
             try write(record, to: description)
         }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        where !name.hasPrefix(Self.fileStem(revision)) {
+        // Earlier revisions and their unfinished builds; one of this revision may be another process's, under way.
+        let current = [image, description].map { ($0 as NSString).lastPathComponent }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where !current.contains(name)
+            && !(name.hasPrefix(Self.fileStem(revision)) && name.hasSuffix(".partial")) {
             try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
         }
         return record.maxZoom == nil ? 0 : items.count
@@ -111,7 +114,7 @@ public final class CatalogOverviews: Sendable {
     }
 
     private func write(_ record: OverviewRecord, to path: String) throws {
-        let partial = path + ".partial"
+        let partial = path + ".\(UUID().uuidString).partial"
         try JSONEncoder().encode(record).write(to: URL(fileURLWithPath: partial))
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         try FileManager.default.moveItem(atPath: partial, toPath: path)

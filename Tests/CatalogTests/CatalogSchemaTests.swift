@@ -70,13 +70,13 @@ struct CatalogSchemaTests {
         defer { directory.remove() }
         let path = directory.file("catalog.gpkg")
         try CatalogStore(location: path).close()
-        for version in ["3", "99"] {
+        for version in [String(CatalogSchema.current + 1), "99"] {
             try DataFolder.sqlite(path, "UPDATE tile_metadata SET value = '\(version)' WHERE key = 'schema_version'")
             #expect(throws: CatalogError.newerSchema(found: Int(version)!, known: CatalogSchema.current)) {
                 try CatalogStore(location: path)
             }
         }
-        try DataFolder.sqlite(path, "UPDATE tile_metadata SET value = '2' WHERE key = 'schema_version'")
+        try DataFolder.sqlite(path, "UPDATE tile_metadata SET value = '\(CatalogSchema.current)' WHERE key = 'schema_version'")
         try CatalogStore(location: path).close()
     }
 }
