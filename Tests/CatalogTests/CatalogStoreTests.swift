@@ -140,6 +140,35 @@ struct CatalogStoreTests {
         }
     }
 
+    @Test("pages of a bbox query come in insertion order even when the R-tree reads them in another")
+    func spatialPagesInKeyOrder() throws {
+        try withStore { store, _ in
+            let name = try CatalogName("alice.scattered")
+            try store.createCatalog(name, configuration: AttributesConfiguration())
+            // Inserted in an order unrelated to place, so the R-tree's order is not the insertion order.
+            for index in 0..<600 {
+                let cell = (index * 7919) % 600
+                try store.insert(Self.item("item\(index)", west: Double(cell % 30), south: Double(cell / 30), size: 0.5,
+                                           attributes: [:]), into: name)
+            }
+            let box = try #require(Envelope.parse("2,3,25,17"))
+            let all = try store.items(in: name, bbox: box).map(\.system.id)
+            var paged: [String] = []
+            var query = ItemQuery(bbox: box, limit: 37)
+            while true {
+                let page = try store.page(of: name, query: query, countMatches: false)
+                paged += page.items.map(\.system.id)
+                guard let next = page.next else { break }
+                query.cursor = next
+            }
+            let inserted = (0..<600).map { "item\($0)" }.filter(Set(all).contains)
+            #expect(all.count == 24 * 15)
+            #expect(paged == inserted, "every page in insertion order, nothing lost or repeated")
+            #expect(try store.hasItems(in: name, bbox: box))
+            #expect(try !store.hasItems(in: name, bbox: try #require(Envelope.parse("100,60,101,61"))))
+        }
+    }
+
     @Test("conditions that try to escape the filter are refused")
     func hostileConditions() throws {
         try withStore { store, _ in
