@@ -18,6 +18,12 @@ public enum GDALRuntime {
         _ = initialization
     }
 
+    /// Sets GDAL's block cache, process-wide.
+    public static func setBlockCache(megabytes: Int) {
+        ensureInitialized()
+        GDALSetCacheMax64(Int64(megabytes) << 20)
+    }
+
     /// The GDAL release this process is linked against, e.g. "3.6.2".
     public static var version: String {
         ensureInitialized()

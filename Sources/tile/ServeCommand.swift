@@ -37,6 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
     var maxFilesPerTask = 10_000
     @Option(help: "Unfinished (Scheduled, Planning, Executing) tasks one user may have; a new task past it is refused with 429.")
     var maxQueuedTasksPerUser = 20
+    @Option(help: "GDAL's block cache in MiB (default: GDAL_CACHEMAX if set, else 16; map tiles and imports run as fast with it as with 128, in far less memory).")
+    var gdalCacheMb: Int?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -47,6 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard headerTimeout > 0, bodyIdleTimeout > 0, maxConnections >= 1 else {
             throw ValidationError("--header-timeout and --body-idle-timeout must be positive, --max-connections at least 1")
         }
+        guard (gdalCacheMb ?? 1) >= 1 else { throw ValidationError("--gdal-cache-mb must be at least 1") }
         guard maxConnectionsPerAddress >= 1, maxFilesPerTask >= 1, maxQueuedTasksPerUser >= 1 else {
             throw ValidationError("--max-connections-per-address, --max-files-per-task and --max-queued-tasks-per-user "
                 + "must be at least 1")
@@ -57,6 +60,9 @@ struct ServeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "tile")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        if let megabytes = gdalCacheMb ?? (ProcessInfo.processInfo.environment["GDAL_CACHEMAX"] == nil ? 16 : nil) {
+            GDALRuntime.setBlockCache(megabytes: megabytes)
+        }
         let library = try RasterLibrary(directory: data.dataDir)
         defer { library.close() }
         if !library.recovery.isEmpty { logger.notice("recovered an interrupted import", metadata: ["what": "\(library.recovery)"]) }
