@@ -26,7 +26,7 @@ public struct GeoTIFFFile: Sendable {
             let resolved = try PathCheck.resolve(path, name: name, confined: confined)
             let folder = (resolved as NSString).deletingLastPathComponent
             let fileName = (resolved as NSString).lastPathComponent
-            let neighbours = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            let neighbours = FolderListing.shared.candidates(beside: fileName, in: folder)
             var staging: StagingFolder?
             if confined {
                 let read = neighbours.filter { SidecarScan.Kind(of: $0, beside: fileName)?.isRead == true }

@@ -81,6 +81,25 @@ struct GeoTIFFFileTests {
         if accepted { #expect(try Self.check(folder.file("a.tif")).open().geoTransform != nil) }
     }
 
+    @Test("sidecars are found among thousands of files, and one added or removed later is seen at the next check")
+    func sidecarsInABigFolder() throws {
+        let folder = TemporaryDirectory("big-folder")
+        defer { folder.remove() }
+        for index in 0..<3000 { _ = FileManager.default.createFile(atPath: folder.file("other\(index).tif"), contents: Data()) }
+        try FileManager.default.copyItem(atPath: TestRasters.sample("no_georef.tif"), toPath: folder.file("Scene_2.tif"))
+        #expect(try Self.check(folder.file("Scene_2.tif")).sidecars.isEmpty)
+
+        try "30\n0\n0\n-30\n600015\n5100015\n".write(toFile: folder.file("SCENE_2.TFW"), atomically: true, encoding: .utf8)
+        try "x".write(toFile: folder.file("scene_2_rpc.txt"), atomically: true, encoding: .utf8)
+        let found = try Self.check(folder.file("Scene_2.tif"))
+        #expect(found.sidecars == ["SCENE_2.TFW"])
+        #expect(found.ignored.keys.sorted() == ["scene_2_rpc.txt"])
+        #expect(try found.open().geoTransform != nil)
+
+        try FileManager.default.removeItem(atPath: folder.file("SCENE_2.TFW"))
+        #expect(try Self.check(folder.file("Scene_2.tif")).sidecars.isEmpty)
+    }
+
     @Test("a mask or overview must be a plain GeoTIFF without sidecars of its own")
     func rasterSidecars() throws {
         let folder = TemporaryDirectory("masks")
