@@ -15,6 +15,8 @@ public final class CatalogStore: @unchecked Sendable {
     static let registryTable = "raster_catalogs"
     /// The schema version the store had when it was opened (see `CatalogSchema`).
     public internal(set) var schemaVersion = CatalogSchema.current
+    /// Configurations decoded from the registry's JSON, by that JSON (map tiles look a catalog up per tile).
+    private var decodedConfigurations: [String: AttributesConfiguration] = [:]
 
     /// Opens the catalog store at `location`: a GeoPackage path (created if missing) or an OGR
     /// connection string such as `PG:dbname=rasters`.
@@ -230,20 +232,24 @@ public final class CatalogStore: @unchecked Sendable {
         }
     }
 
-    /// Whether any footprint intersects `bbox` (one R-tree look-up).
-    public func hasItems(in name: CatalogName, bbox: Envelope) throws -> Bool {
+    /// What a map tile needs, under one look-up of the catalog: its revision, then either whether
+    /// any footprint intersects `query.bbox` (when `fromOverview` says the tile is drawn from the
+    /// catalog's overview for that revision) or the items matching `query`.
+    public func tileLookup(in name: CatalogName, query: ItemQuery, fromOverview: (String) -> Bool) throws -> TileLookup {
         try locked {
             guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            let revision = try revisionLocked(table: info.tableName, createdAt: info.createdAt)
+            guard fromOverview(revision) else { return TileLookup(revision: revision, items: try pageLocked(info, query).items) }
             let table = try layer(info.tableName)
-            let query = ItemQuery(bbox: bbox)
-            try applyFilters(table, info, query, withCursor: false)
+            let bboxOnly = ItemQuery(bbox: query.bbox)
+            try applyFilters(table, info, bboxOnly, withCursor: false)
             defer { clearFilters(table) }
             CPLErrorReset()
             OGR_L_ResetReading(table)
             let first = OGR_L_GetNextFeature(table)
             if let first { OGR_F_Destroy(first) }
-            try checkReadSucceeded(query)
-            return first != nil
+            try checkReadSucceeded(bboxOnly)
+            return TileLookup(revision: revision, items: nil, anyItem: first != nil)
         }
     }
 
@@ -409,16 +415,22 @@ public final class CatalogStore: @unchecked Sendable {
         var configuration: AttributesConfiguration
         var createdAt: String
 
-        init(_ row: RegistryRow) throws {
+        init(_ row: RegistryRow, configuration: AttributesConfiguration? = nil) throws {
             name = try CatalogName(row.name)
             tableName = row.tableName
-            configuration = try JSONValue.parse(row.configuration).decode(as: AttributesConfiguration.self)
+            self.configuration = try configuration
+                ?? JSONValue.parse(row.configuration).decode(as: AttributesConfiguration.self)
             createdAt = row.createdAt
         }
     }
 
     private func registrationLocked(_ name: CatalogName) throws -> Registration? {
-        try registryRows(filter: "name = \(sqlLiteral(name.description))").first.map(Registration.init)
+        guard let row = try registryRows(filter: "name = \(sqlLiteral(name.description))").first else { return nil }
+        if let configuration = decodedConfigurations[row.configuration] { return try Registration(row, configuration: configuration) }
+        let registration = try Registration(row)
+        if decodedConfigurations.count >= 1024 { decodedConfigurations.removeAll() }
+        decodedConfigurations[row.configuration] = registration.configuration
+        return registration
     }
 
     /// The public view of a catalog, with its item count and extent (asked of SQLite, see

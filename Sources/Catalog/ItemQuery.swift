@@ -64,3 +64,17 @@ public struct PageCursor: Sendable, Equatable, CustomStringConvertible {
             .replacingOccurrences(of: "=", with: "")
     }
 }
+
+/// A map tile's look-up (see `CatalogStore.tileLookup`): the revision, and the items, or only
+/// whether there is any when the tile is drawn from the catalog's overview.
+public struct TileLookup: Sendable {
+    public var revision: String
+    public var items: [CatalogItem]?
+    public var anyItem: Bool
+
+    public init(revision: String, items: [CatalogItem]?, anyItem: Bool? = nil) {
+        self.revision = revision
+        self.items = items
+        self.anyItem = anyItem ?? !(items ?? []).isEmpty
+    }
+}

@@ -44,31 +44,31 @@ public final class TileService: Sendable {
                            condition: String?, order: ItemOrder?, ifNoneMatch: String?) async throws -> Reply {
         try await workers.run { [self] cache in
             let extra = ["mosaic", condition ?? "", order?.description ?? ""]
-            let revision = try store.revision(of: catalog)
-            if condition == nil, order == nil, let overview = overviews?.current(for: catalog, revision: revision, zoom: tile.z) {
-                let tag = etag(revision, tile, name, options, extra: extra)
-                if matches(ifNoneMatch, tag) { return .notModified(etag: tag) }
+            let query = ItemQuery(bbox: tile.searchEnvelope, condition: condition, limit: Self.maxItemsPerTile + 1)
+            var overview: Overview?
+            // The revision read before the items: a change in between cannot pair new content with an old tag.
+            let lookup = try store.tileLookup(in: catalog, query: query) { revision in
+                guard condition == nil, order == nil else { return false }
+                overview = overviews?.current(for: catalog, revision: revision, zoom: tile.z)
+                return overview != nil
+            }
+            let tag = etag(lookup.revision, tile, name, options, extra: extra)
+            if matches(ifNoneMatch, tag) { return .notModified(etag: tag) }
+            guard lookup.anyItem else { return .empty(emptyTiles.tile(name), etag: tag) }
+            if let overview {
                 let renderer = TileRenderer(tile: tile, scale: name.scale, format: name.format, options: options,
                                             statistics: overview.statistics)
                 let source = TileSource(path: overview.path, bands: overview.bands)
-                guard try store.hasItems(in: catalog, bbox: tile.searchEnvelope),
-                      let data = try renderer.render([source], cache: cache) else {
-                    return .empty(emptyTiles.tile(name), etag: tag)
-                }
+                guard let data = try renderer.render([source], cache: cache) else { return .empty(emptyTiles.tile(name), etag: tag) }
                 return .image(data, etag: tag)
             }
-            let query = ItemQuery(bbox: tile.searchEnvelope, condition: condition, limit: Self.maxItemsPerTile + 1)
-            // The revision read with the items: a change in between cannot pair new content with an old tag.
-            let (current, found) = try store.revisionAndItems(in: catalog, query: query)
-            let tag = etag(current, tile, name, options, extra: extra)
-            if matches(ifNoneMatch, tag) { return .notModified(etag: tag) }
+            let found = lookup.items ?? []
             guard found.count <= Self.maxItemsPerTile else { throw TileServiceError.tooManyItems(Self.maxItemsPerTile) }
-            guard !found.isEmpty else { return .empty(emptyTiles.tile(name), etag: tag) }
             let items = order.map { $0.sorted(found) } ?? found.reversed()
             let needsStatistics = options.rescale == nil && items.contains { item in
                 item.system.bands?.contains { $0.dataType != "Byte" && $0.palette == nil } ?? true
             }
-            let ranges = needsStatistics ? try statistics.ranges(catalog, revision: current, store: store) : nil
+            let ranges = needsStatistics ? try statistics.ranges(catalog, revision: lookup.revision, store: store) : nil
             let renderer = TileRenderer(tile: tile, scale: name.scale, format: name.format, options: options, statistics: ranges)
             guard let data = try renderer.render(items.map(source), cache: cache) else {
                 return .empty(emptyTiles.tile(name), etag: tag)

@@ -164,8 +164,12 @@ struct CatalogStoreTests {
             let inserted = (0..<600).map { "item\($0)" }.filter(Set(all).contains)
             #expect(all.count == 24 * 15)
             #expect(paged == inserted, "every page in insertion order, nothing lost or repeated")
-            #expect(try store.hasItems(in: name, bbox: box))
-            #expect(try !store.hasItems(in: name, bbox: try #require(Envelope.parse("100,60,101,61"))))
+            let elsewhere = try #require(Envelope.parse("100,60,101,61"))
+            #expect(try store.tileLookup(in: name, query: ItemQuery(bbox: box)) { _ in true }.anyItem)
+            #expect(try !store.tileLookup(in: name, query: ItemQuery(bbox: elsewhere)) { _ in true }.anyItem)
+            let lookup = try store.tileLookup(in: name, query: ItemQuery(bbox: box, limit: 5)) { _ in false }
+            let revision = try store.revision(of: name)
+            #expect(lookup.items?.map(\.system.id) == Array(inserted.prefix(5)) && lookup.revision == revision)
         }
     }
 
