@@ -165,12 +165,12 @@ public struct HostileRasters {
 
 /// GDAL's command-line tools and Python bindings (Debian's), for making test inputs.
 public enum GDALTools {
-    public static func translate(_ arguments: [String]) throws { try run("/usr/bin/gdal_translate", ["-q"] + arguments) }
-    public static func warp(_ arguments: [String]) throws { try run("/usr/bin/gdalwarp", ["-q"] + arguments) }
+    public static func translate(_ arguments: [String]) throws { try run("gdal_translate", ["-q"] + arguments) }
+    public static func warp(_ arguments: [String]) throws { try run("gdalwarp", ["-q"] + arguments) }
 
     /// Runs a Python script with `from osgeo import gdal` already done.
     public static func python(_ script: String) throws {
-        try run("/usr/bin/python3", ["-c", "from osgeo import gdal\ngdal.UseExceptions()\n" + script])
+        try run("python3", ["-c", "from osgeo import gdal\ngdal.UseExceptions()\n" + script])
     }
 
     /// A GeoTIFF made with GDAL's C API through Python: `width` x `height` x `bands`, georeferenced in
@@ -186,18 +186,8 @@ public enum GDALTools {
             """)
     }
 
-    public static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw WatchError.setup("\(tool) \(arguments.joined(separator: " ")): \(String(decoding: message, as: UTF8.self))")
-        }
+    /// Runs `/usr/bin/PROGRAM` (see `GDALTool.run`); a non-zero exit throws with its error output.
+    public static func run(_ program: String, _ arguments: [String]) throws {
+        try GDALTool.check(program, arguments)
     }
 }
