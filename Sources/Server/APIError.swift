@@ -73,6 +73,8 @@ struct APIError: HTTPResponseError, Sendable {
             }
         case let error as TileRequestError:
             return APIError(.badRequest, "invalid_parameter", error.description)
+        case let error as RenderWorkersError:
+            return APIError(.tooManyRequests, "too_many_requests", error.description, headers: [.retryAfter: "1"])
         case let error as TileServiceError:
             return APIError(.badRequest, "too_many_items", error.description)
         case let error as HTTPError:

@@ -127,7 +127,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: AppContext,
                 next: (Request, AppContext) async throws -> Response) async throws -> Response {
-        guard let token = Self.token(in: request), let session = await accounts.authenticate(token: token) else {
+        guard let token = try Self.token(in: request), let session = await accounts.authenticate(token: token) else {
             throw APIError.unauthorized
         }
         var context = context
@@ -140,8 +140,8 @@ struct AuthMiddleware: RouterMiddleware {
     /// authenticate with; only map routes take it, as a token in a URL ends up in logs and history.
     static let accessTokenParameter = "access_token"
 
-    static func token(in request: Request) -> String? {
-        headerToken(in: request) ?? queryToken(in: request)
+    static func token(in request: Request) throws -> String? {
+        try headerToken(in: request) ?? queryToken(in: request)
     }
 
     /// A Bearer token or the session cookie.
@@ -158,11 +158,11 @@ struct AuthMiddleware: RouterMiddleware {
         return nil
     }
 
-    /// `?access_token=` on a GET of a map route (tiles, TileJSON, WMTS capabilities).
-    static func queryToken(in request: Request) -> String? {
-        guard request.method == .get || request.method == .head else { return nil }
-        guard isMapRoute(request.uri.path) else { return nil }
-        return (try? request.queryParameters())?.get(accessTokenParameter)
+    /// `?access_token=` on a GET of a map route (tiles, TileJSON, WMTS capabilities); a malformed
+    /// query string there is a 400, not a missing token.
+    static func queryToken(in request: Request) throws -> String? {
+        guard request.method == .get, isMapRoute(request.uri.path) else { return nil }
+        return try request.queryParameters().get(accessTokenParameter)
     }
 
     /// `…/layers/NAME[/features/ID]/tiles/Z/X/Y`, `…/tilejson.json` or `…/layers/NAME/WMTSCapabilities.xml`,

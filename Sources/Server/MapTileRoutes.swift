@@ -18,10 +18,7 @@ extension TileServer {
             let parameters = try request.queryParameters()
             let (tile, tileName) = try Self.tile(context)
             let options = try Self.renderOptions(parameters)
-            let order = try await parameters.get("order").asyncMap { text in
-                let configuration = try await Blocking.run { [library] in try library.store.requireCatalog(name).configuration }
-                return try ItemOrder(text, configuration: configuration)
-            }
+            let order = try await itemOrder(parameters, name)
             let reply = try await tiles.mosaicTile(name, tile: tile, name: tileName, options: options,
                                                    condition: parameters.get("condition"), order: order,
                                                    ifNoneMatch: request.headers[.ifNoneMatch])
@@ -37,12 +34,14 @@ extension TileServer {
         }
         group.get("layers/:name/tilejson.json") { request, context in
             let (user, name) = try catalog(context)
+            try await checkCarriedParameters(request, name)
             let layer = try await tiles.layerDescription(name, displayName: RasterLibrary.displayName(name, user: user))
             let template = try tileURL(request, path: "layers/\(Self.escaped(layer.name))/tiles/{z}/{x}/{y}.png")
             return JSONResponse.make(TileJSON.document(layer, tileURLTemplate: template))
         }
         group.get("layers/:name/features/:id/tilejson.json") { request, context in
             let (user, name) = try catalog(context)
+            try await checkCarriedParameters(request, name)
             let id = try context.parameters.require("id")
             let layer = try await tiles.layerDescription(name, displayName: RasterLibrary.displayName(name, user: user), item: id)
             let template = try tileURL(request, path: "layers/\(Self.escaped(RasterLibrary.displayName(name, user: user)))"
@@ -51,6 +50,7 @@ extension TileServer {
         }
         group.get("layers/:name/WMTSCapabilities.xml") { request, context in
             let (user, name) = try catalog(context)
+            try await checkCarriedParameters(request, name)
             let layer = try await tiles.layerDescription(name, displayName: RasterLibrary.displayName(name, user: user))
             let base = "layers/\(Self.escaped(layer.name))"
             let resources = try TileFormat.allCases.map { format in
@@ -96,13 +96,27 @@ extension TileServer {
         }
     }
 
+    /// Refuses render parameters (and `order`) that every tile URL given out would then fail with.
+    private func checkCarriedParameters(_ request: Request, _ name: CatalogName) async throws {
+        let parameters = try request.queryParameters()
+        _ = try Self.renderOptions(parameters)
+        _ = try await itemOrder(parameters, name)
+    }
+
+    /// `order=`, checked against the catalog's attributes.
+    private func itemOrder(_ parameters: QueryParameters, _ name: CatalogName) async throws -> ItemOrder? {
+        guard let text = parameters.get("order") else { return nil }
+        let configuration = try await Blocking.run { [library] in try library.store.requireCatalog(name).configuration }
+        return try ItemOrder(text, configuration: configuration)
+    }
+
     /// An absolute URL of this server for `path`, with the request's map parameters and, when the
     /// request authenticated with `access_token`, that token: the URL works as it is, in a client
     /// that sends no headers.
     private func tileURL(_ request: Request, path: String) throws -> String {
         let parameters = try request.queryParameters()
         var pairs = Self.mapParameters.compactMap { name in parameters.get(name).map { (name: name, value: $0) } }
-        if AuthMiddleware.headerToken(in: request) == nil, let token = AuthMiddleware.queryToken(in: request) {
+        if AuthMiddleware.headerToken(in: request) == nil, let token = try AuthMiddleware.queryToken(in: request) {
             pairs.append((name: AuthMiddleware.accessTokenParameter, value: token))
         }
         let base = settings.basePath.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
@@ -123,12 +137,5 @@ extension TileServer {
     private static func escaped(_ segment: String) -> String {
         segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#")))
             ?? segment
-    }
-}
-
-private extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
     }
 }

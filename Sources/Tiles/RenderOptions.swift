@@ -84,7 +84,8 @@ public struct RenderOptions: Sendable, Hashable {
                 }
                 ranges.append(low...high)
             }
-            guard ranges.count == 1 || ranges.count == (bands?.count ?? ranges.count) else {
+            // Without `bands`, three ranges are for the default red, green and blue.
+            guard ranges.count == 1 || ranges.count == (bands?.count ?? 3) else {
                 throw TileRequestError.invalid(parameter: "rescale", message: "give one range, or one per band in bands=")
             }
             rescale = ranges

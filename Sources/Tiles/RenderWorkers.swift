@@ -4,15 +4,26 @@ import Raster
 
 /// A fixed set of threads that render tiles. GDAL calls block and a dataset handle may be used by one
 /// thread only, so each thread owns its own cache of open datasets and jobs never leave their thread.
+///
+/// Jobs wait in one queue per owner (a catalog's namespace), served in turn, so one user asking for
+/// many heavy tiles delays their own tiles, not everyone's; an owner may have `maxQueuedPerOwner`
+/// jobs waiting, and a job whose request was cancelled before it started is dropped.
 public final class RenderWorkers: @unchecked Sendable {
+    private typealias Job = (DatasetCache) -> Void
+
     private let condition = NSCondition()
-    private var jobs: [(DatasetCache) -> Void] = []
+    private var queues: [String: [Job]] = [:]
+    /// Owners with waiting jobs, in the order they are served.
+    private var turns: [String] = []
     private var stopped = false
     private let running = DispatchGroup()
+    public let maxQueuedPerOwner: Int
 
     /// `count` threads (default: one per core), each keeping up to `handlesPerThread` datasets open.
-    public init(count: Int = ProcessInfo.processInfo.activeProcessorCount, handlesPerThread: Int = 64) {
+    public init(count: Int = ProcessInfo.processInfo.activeProcessorCount, handlesPerThread: Int = 64,
+                maxQueuedPerOwner: Int = 256) {
         GDALRuntime.ensureInitialized()
+        self.maxQueuedPerOwner = maxQueuedPerOwner
         for index in 0..<max(1, count) {
             running.enter()
             let thread = Thread { [self] in
@@ -28,17 +39,19 @@ public final class RenderWorkers: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on a render thread with that thread's dataset cache.
-    public func run<T: Sendable>(_ body: @escaping @Sendable (DatasetCache) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
-            defer { condition.unlock() }
-            guard !stopped else {
-                continuation.resume(throwing: CancellationError())
-                return
+    /// Runs `body` on a render thread with that thread's dataset cache, in `owner`'s turn.
+    public func run<T: Sendable>(for owner: String, _ body: @escaping @Sendable (DatasetCache) throws -> T) async throws -> T {
+        let cancelled = CancellationMark()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let job: Job = { cache in
+                    guard !cancelled.isSet else { return continuation.resume(throwing: CancellationError()) }
+                    continuation.resume(with: Result { try body(cache) })
+                }
+                if let refusal = enqueue(job, for: owner) { continuation.resume(throwing: refusal) }
             }
-            jobs.append { cache in continuation.resume(with: Result { try body(cache) }) }
-            condition.signal()
+        } onCancel: {
+            cancelled.set()
         }
     }
 
@@ -51,6 +64,25 @@ public final class RenderWorkers: @unchecked Sendable {
         }
     }
 
+    /// Jobs of `owner` waiting for a thread.
+    func waitingJobs(of owner: String) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queues[owner]?.count ?? 0
+    }
+
+    private func enqueue(_ job: @escaping Job, for owner: String) -> (any Error)? {
+        condition.lock()
+        defer { condition.unlock() }
+        if stopped { return CancellationError() }
+        let waiting = queues[owner, default: []]
+        guard waiting.count < maxQueuedPerOwner else { return RenderWorkersError.busy(owner: owner, waiting: waiting.count) }
+        if waiting.isEmpty { turns.append(owner) }
+        queues[owner] = waiting + [job]
+        condition.signal()
+        return nil
+    }
+
     private func finishQueue() {
         condition.lock()
         stopped = true
@@ -58,12 +90,41 @@ public final class RenderWorkers: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func nextJob() -> ((DatasetCache) -> Void)? {
+    private func nextJob() -> Job? {
         condition.lock()
         defer { condition.unlock() }
-        while jobs.isEmpty && !stopped { condition.wait() }
-        return jobs.isEmpty ? nil : jobs.removeFirst()
+        while turns.isEmpty && !stopped { condition.wait() }
+        guard !turns.isEmpty else { return nil }
+        let owner = turns.removeFirst()
+        var waiting = queues[owner] ?? []
+        let job = waiting.removeFirst()
+        if waiting.isEmpty {
+            queues[owner] = nil
+        } else {
+            queues[owner] = waiting
+            turns.append(owner)
+        }
+        return job
     }
+}
+
+public enum RenderWorkersError: Error, CustomStringConvertible {
+    case busy(owner: String, waiting: Int)
+
+    public var description: String {
+        switch self {
+        case let .busy(_, waiting): return "\(waiting) of your tiles are already waiting to be drawn; ask again shortly"
+        }
+    }
+}
+
+/// Set once, read from any thread.
+private final class CancellationMark: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
 
 /// Open datasets of one thread, least recently used closed first.

@@ -30,7 +30,12 @@ struct Style {
     ///   - statistics: stretch ranges by band number that replace the raster's own (a catalog's).
     init(options: RenderOptions, available: Int, summaries: [BandSummary],
          statistics: [Int: ClosedRange<Double>]?) throws {
-        let bands = options.bands ?? (available >= 3 ? [1, 2, 3] : [1])
+        // A colormap colours one band: the first unless `bands` names another.
+        let bands = options.bands ?? (available >= 3 && options.colormap == nil ? [1, 2, 3] : [1])
+        if let rescale = options.rescale, rescale.count != 1, rescale.count != bands.count {
+            throw TileRequestError.invalid(parameter: "rescale",
+                                           message: "give one range, or one per drawn band (\(bands.count) here)")
+        }
         if let missing = bands.first(where: { $0 > available }) {
             throw TileRequestError.invalid(parameter: "bands",
                                            message: "band \(missing) does not exist: the raster has \(available) data band\(available == 1 ? "" : "s")")

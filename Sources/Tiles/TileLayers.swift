@@ -7,7 +7,7 @@ extension TileService {
     /// the first zoom whose pixels are as fine as the finest item's.
     public func layerDescription(_ catalog: CatalogName, displayName: String, item: String? = nil) async throws
         -> TileLayerDescription {
-        let items = try await workers.run { [store] _ in
+        let items = try await workers.run(for: catalog.namespace) { [store] _ in
             if let item {
                 let query = ItemQuery(condition: "id = \(Self.quoted(item))", limit: 1)
                 guard let found = try store.revisionAndItems(in: catalog, query: query).items.first else {

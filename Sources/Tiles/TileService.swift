@@ -42,7 +42,7 @@ public final class TileService: Sendable {
     /// (default: the newest).
     public func mosaicTile(_ catalog: CatalogName, tile: TileCoordinate, name: TileName, options: RenderOptions,
                            condition: String?, order: ItemOrder?, ifNoneMatch: String?) async throws -> Reply {
-        try await workers.run { [self] cache in
+        try await workers.run(for: catalog.namespace) { [self] cache in
             let extra = ["mosaic", condition ?? "", order?.description ?? ""]
             let query = ItemQuery(bbox: tile.searchEnvelope, condition: condition, limit: Self.maxItemsPerTile + 1)
             var overview: Overview?
@@ -80,7 +80,7 @@ public final class TileService: Sendable {
     /// A tile of one item, stretched by its own statistics.
     public func itemTile(_ catalog: CatalogName, id: String, tile: TileCoordinate, name: TileName,
                          options: RenderOptions, ifNoneMatch: String?) async throws -> Reply {
-        try await workers.run { [self] cache in
+        try await workers.run(for: catalog.namespace) { [self] cache in
             let query = ItemQuery(condition: "id = \(Self.quoted(id))", limit: 1)
             let (revision, items) = try store.revisionAndItems(in: catalog, query: query)
             guard let item = items.first else { throw CatalogError.notFound("item \(id)") }

@@ -245,6 +245,8 @@ struct MapTileServiceTests {
             ("bands=1,2,3,4", "bands"), ("bands=4", "bands"), ("bands=3,2,5", "bands"),
             ("rescale=1", "rescale"), ("rescale=5,1", "rescale"), ("rescale=a,b", "rescale"), ("rescale=0,nan", "rescale"),
             ("rescale=0,inf", "rescale"), ("bands=1,2,3&rescale=0,1,0,1", "rescale"),
+            // Two or four ranges for the default three bands, which once crashed the server.
+            ("rescale=0,100,0,200", "rescale"), ("rescale=0,1,0,1,0,1,0,1", "rescale"),
             ("colormap=nope", "colormap"), ("colormap=viridis&bands=1,2,3", "colormap"), ("resampling=lanczos", "resampling"),
         ]
         for (query, parameter) in cases {
@@ -275,6 +277,15 @@ struct MapTileServiceTests {
         let condition = try await map.alice.send("GET", mosaic + "?condition=1%3D1%3B%20DROP%20TABLE%20x")
         #expect(condition.status == 400 && (condition.object["message"] as? String)?.hasPrefix("condition:") == true,
                 "\(condition.status) \(condition.object)")
+        #expect(try await map.alice.send("GET", mosaic).status == 200, "the server is still up")
+        // TileJSON and WMTS refuse what every tile URL they gave out would fail with.
+        for route in ["tilejson.json", "features/\(rgb.id)/tilejson.json", "WMTSCapabilities.xml"] {
+            expectInvalid(try await map.alice.send("GET", "/layers/\(rgb.catalog)/\(route)?bands=abc"), "bands", route)
+            expectInvalid(try await map.alice.send("GET", "/layers/\(rgb.catalog)/\(route)?order=nope"), "order", route)
+        }
+        // A malformed query string on a map route is the client's mistake, not a missing token.
+        let malformed = try await map.anonymous.send("GET", mosaic + "?access_token=\(map.aliceToken)&bands=%2")
+        #expect(malformed.status == 400, "\(malformed.status)")
         // The JPEG spelling and upper case are the same formats.
         #expect(try await map.alice.send("GET", MapServer.tilePath(rgb.catalog, z: good.z, x: good.x, y: good.y, ext: "jpeg")).status == 200)
     }

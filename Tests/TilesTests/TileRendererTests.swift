@@ -8,7 +8,7 @@ import Testing
 /// Renders tiles on a render thread, as the server does, and decodes them as RGBA.
 private func render(_ renderer: TileRenderer, _ sources: [TileSource]) async throws -> RasterImage? {
     let workers = RenderWorkers(count: 1)
-    let data = try await workers.run { cache in try renderer.render(sources, cache: cache) }
+    let data = try await workers.run(for: "test") { cache in try renderer.render(sources, cache: cache) }
     await workers.stop()
     guard let data else { return nil }
     return try RasterImage(encoded: data, fileExtension: renderer.format.rawValue).rgba
@@ -294,5 +294,63 @@ struct TileRendererParameterTests {
             colour.red == UInt8(index) && colour.green == UInt8(index) && colour.blue == UInt8(index)
         })
         #expect(Colormap.named("nope") == nil && Colormap.named("viridis_r_r") == nil)
+    }
+}
+
+@Suite("render workers")
+struct RenderWorkerTests {
+    /// Whose job finished, in order.
+    private final class Finished: @unchecked Sendable {
+        private let lock = NSLock()
+        private var owners: [String] = []
+        func add(_ owner: String) { lock.withLock { owners.append(owner) } }
+        var order: [String] { lock.withLock { owners } }
+    }
+
+    /// Waits until `owner` has `count` jobs queued.
+    private func waitUntil(_ workers: RenderWorkers, _ owner: String, queued count: Int) async throws {
+        for _ in 0..<2000 where workers.waitingJobs(of: owner) < count { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(workers.waitingJobs(of: owner) == count)
+    }
+
+    @Test("owners take turns: a flood of one owner's jobs delays another's by one job, and is capped")
+    func fairAndBounded() async throws {
+        let workers = RenderWorkers(count: 1, maxQueuedPerOwner: 11)
+        let finished = Finished()
+        let gate = DispatchSemaphore(value: 0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The one thread is held by the flood's first job while the rest queue up.
+            let started = Finished()
+            group.addTask { try await workers.run(for: "flood") { _ in started.add("flood"); gate.wait(); finished.add("flood") } }
+            for _ in 0..<2000 where started.order.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+            for _ in 0..<11 { group.addTask { try await workers.run(for: "flood") { _ in finished.add("flood") } } }
+            try await waitUntil(workers, "flood", queued: 11)
+            // The flood owner's queue is full: one more is refused at once.
+            await #expect(throws: RenderWorkersError.self) { try await workers.run(for: "flood") { _ in } }
+            group.addTask { try await workers.run(for: "other") { _ in finished.add("other") } }
+            try await waitUntil(workers, "other", queued: 1)
+            gate.signal()
+            try await group.waitForAll()
+        }
+        await workers.stop()
+        #expect(finished.order.firstIndex(of: "other") == 2, "the running job, one flood job, then the other owner's: \(finished.order)")
+    }
+
+    @Test("a job whose request is cancelled before it starts is dropped")
+    func cancelledJobsAreDropped() async throws {
+        let workers = RenderWorkers(count: 1)
+        let ran = Finished()
+        let gate = DispatchSemaphore(value: 0)
+        let started = Finished()
+        let blocker = Task { try await workers.run(for: "a") { _ in started.add("a"); gate.wait() } }
+        for _ in 0..<2000 where started.order.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        let waiting = Task { try await workers.run(for: "a") { _ in ran.add("a") } }
+        try await waitUntil(workers, "a", queued: 1)
+        waiting.cancel()
+        gate.signal()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        _ = try await blocker.value
+        await workers.stop()
+        #expect(ran.order.isEmpty)
     }
 }
