@@ -108,7 +108,8 @@ struct DataFolderTests {
             }
             process.waitUntilExit()
             // The next command to open the folder settles what the killed one left.
-            #expect(try TileBinary.run(["catalog", "list", "--data-dir", data.path]).status == 0)
+            let list = try TileBinary.run(["catalog", "list", "--data-dir", data.path])
+            #expect(list.status == 0, "killed at \(moment.map { "\($0) s" } ?? "no moment"): \(list.stderr)")
             try assertClean(data.path)
         }
         let last = try TileBinary.run(["catalog", "show", "--data-dir", data.path, "alice.run\(moments.count - 1)"])
