@@ -214,7 +214,10 @@ struct OverviewPlan {
         defer { GDALWarpAppOptionsFree(warpOptions) }
         // In batches: every source of a GDALWarp call is open at once.
         for batch in stride(from: 0, to: sources.count, by: 128).map({ Array(sources[$0..<min($0 + 128, sources.count)]) }) {
-            var handles: [GDALDatasetH?] = batch.compactMap { GDALOpenEx($0, UInt32(GDAL_OF_RASTER | GDAL_OF_READONLY), nil, nil, nil) }
+            let drivers = StringList(OpenPolicy.geoTIFFOnly)
+            var handles: [GDALDatasetH?] = withExtendedLifetime(drivers) {
+                batch.compactMap { GDALOpenEx($0, UInt32(GDAL_OF_RASTER | GDAL_OF_READONLY), drivers.constPointer, nil, nil) }
+            }
             defer { handles.forEach { GDALClose($0) } }
             guard handles.count == batch.count else { throw TileRenderError.unreadable(reason: "a stored raster cannot be opened") }
             var usageError: Int32 = 0
