@@ -1,6 +1,5 @@
 import Catalog
 import Foundation
-import HTTPTypes
 import Hummingbird
 import Tiles
 import Tiling
@@ -128,11 +127,10 @@ extension TileServer {
     /// Scheme and host the client used: `Host`, and `X-Forwarded-Proto` from a TLS proxy in front.
     private static func origin(of request: Request) -> String {
         let host = request.head.authority ?? "localhost"
-        let scheme = request.headers[Self.forwardedProto] == "https" ? "https" : "http"
+        let forwarded = request.headers.first { $0.name.canonicalName == "x-forwarded-proto" }?.value
+        let scheme = forwarded == "https" ? "https" : "http"
         return "\(scheme)://\(host)"
     }
-
-    private static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 
     private static func escaped(_ segment: String) -> String {
         segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#")))
