@@ -20,25 +20,28 @@ public final class CatalogStore: @unchecked Sendable {
 
     /// Opens the catalog store at `location`: a GeoPackage path (created if missing) or an OGR
     /// connection string such as `PG:dbname=rasters`.
-    public init(location: String) throws {
+    public convenience init(location: String) throws {
         GDALRuntime.ensureInitialized()
+        let isPath = !location.contains(":") || location.hasPrefix("/")
+        if isPath, !FileManager.default.fileExists(atPath: location) { try Self.createAtomically(location) }
+        try self.init(opening: location, isNew: false)
+        if isPath { Self.removeAbandonedCreations(of: location) }
+    }
+
+    private init(opening location: String, isNew: Bool) throws {
         // The R-tree must be complete whenever a transaction commits: extents are read from it, also
         // by other processes.
         CPLSetConfigOption("OGR_GPKG_ALLOW_THREADED_RTREE", "NO")
         CPLErrorReset()
         self.location = location
-        let isPath = !location.contains(":") || location.hasPrefix("/")
-        let isNew: Bool
-        if isPath, !FileManager.default.fileExists(atPath: location) {
+        if isNew {
             guard let driver = GDALGetDriverByName("GPKG"),
                   let created = GDALCreate(driver, location, 0, 0, 0, GDT_Unknown, nil) else {
                 throw CatalogError.storage("cannot create \(location): \(lastGDALErrorMessage() ?? "unknown error")")
             }
             openHandle = created
-            isNew = true
         } else {
             openHandle = try Self.open(location)
-            isNew = false
         }
         do {
             let existingRegistry = GDALDatasetGetLayerByName(handle, Self.registryTable) != nil
@@ -48,6 +51,37 @@ public final class CatalogStore: @unchecked Sendable {
         } catch {
             close()
             throw error
+        }
+    }
+
+    /// A new GeoPackage is made whole under a temporary name and then linked into place: a process
+    /// killed while GDAL writes its tables must not leave a file that nothing can open. Of two
+    /// processes creating it at once, the first link wins and the other opens that store.
+    private static func createAtomically(_ location: String) throws {
+        let temporary = "\(location)\(creationSuffix)\(UUID().uuidString)"
+        defer { for path in [temporary, temporary + "-journal"] { try? FileManager.default.removeItem(atPath: path) } }
+        let exists = { FileManager.default.fileExists(atPath: location) }
+        do {
+            try CatalogStore(opening: temporary, isNew: true).close()
+        } catch {
+            // Another process made the store meanwhile (and may have swept this half-made one).
+            if exists() { return }
+            throw error
+        }
+        guard link(temporary, location) == 0 || exists() else {
+            throw CatalogError.storage("cannot create \(location): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private static let creationSuffix = ".creating-"
+
+    /// Stores half made by processes killed while creating one, once the store itself exists.
+    private static func removeAbandonedCreations(of location: String) {
+        let folder = (location as NSString).deletingLastPathComponent
+        let prefix = (location as NSString).lastPathComponent + creationSuffix
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
+        where name.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
         }
     }
 

@@ -173,6 +173,30 @@ struct CatalogStoreTests {
         }
     }
 
+    @Test("a new store appears whole: creators at once share one, and half-made ones of killed processes are swept")
+    func atomicCreation() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("catalog.gpkg")
+        // What a process killed while GDAL wrote the tables leaves: never the store's own name.
+        try Data("SQLite format 3\0".utf8).write(to: URL(fileURLWithPath: path + ".creating-killed"))
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 4) { index in
+            do {
+                let store = try CatalogStore(location: path)
+                try store.createCatalog(try CatalogName("alice.c\(index)"), configuration: AttributesConfiguration())
+                store.close()
+            } catch {
+                failures.add("\(error)")
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+        let store = try CatalogStore(location: path)
+        defer { store.close() }
+        #expect(try store.catalogs().count == 4)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".creating-") }.isEmpty)
+    }
+
     @Test("conditions that try to escape the filter are refused")
     func hostileConditions() throws {
         try withStore { store, _ in
@@ -224,4 +248,11 @@ struct CatalogStoreTests {
             #expect(output.contains("cloud_cover: Real") && output.contains("dateofimage: DateTime"))
         }
     }
+}
+
+private final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+    func add(_ message: String) { lock.withLock { messages.append(message) } }
+    var all: [String] { lock.withLock { messages } }
 }
