@@ -93,11 +93,10 @@ public struct BandSummary: Codable, Sendable, Equatable {
 /// histogram in its `.aux.xml` sidecar, written when the dataset closes: the file is opened without
 /// that, so nothing is written beside a stored raster.
 public func bandSummaries(path: String) throws -> [BandSummary] {
-    let saved = CPLGetThreadLocalConfigOption("GDAL_PAM_ENABLED", nil).map { String(cString: $0) }
-    CPLSetThreadLocalConfigOption("GDAL_PAM_ENABLED", "NO")
-    defer { CPLSetThreadLocalConfigOption("GDAL_PAM_ENABLED", saved) }
-    let dataset = try Dataset.open(path)
-    return try dataset.bands.map { try $0.summary() }
+    try GDALRuntime.withThreadLocalOptions([("GDAL_PAM_ENABLED", "NO")]) {
+        let dataset = try Dataset.open(path)
+        return try dataset.bands.map { try $0.summary() }
+    }
 }
 
 extension Band {

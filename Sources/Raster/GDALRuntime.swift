@@ -24,6 +24,17 @@ public enum GDALRuntime {
         GDALSetCacheMax64(Int64(megabytes) << 20)
     }
 
+    /// Runs `body` with GDAL configuration options set on this thread only, restoring them after.
+    public static func withThreadLocalOptions<T>(_ options: [(String, String)], _ body: () throws -> T) rethrows -> T {
+        ensureInitialized()
+        let saved = options.map { key, _ in (key, CPLGetThreadLocalConfigOption(key, nil).map { String(cString: $0) }) }
+        for (key, value) in options { CPLSetThreadLocalConfigOption(key, value) }
+        defer {
+            for (key, value) in saved { CPLSetThreadLocalConfigOption(key, value) }
+        }
+        return try body()
+    }
+
     /// The GDAL release this process is linked against, e.g. "3.6.2".
     public static var version: String {
         ensureInitialized()

@@ -12,12 +12,6 @@ public enum UserFileIsolation {
     ]
 
     public static func run<T>(_ body: () throws -> T) rethrows -> T {
-        GDALRuntime.ensureInitialized()
-        let saved = options.map { key, _ in (key, CPLGetThreadLocalConfigOption(key, nil).map { String(cString: $0) }) }
-        for (key, value) in options { CPLSetThreadLocalConfigOption(key, value) }
-        defer {
-            for (key, value) in saved { CPLSetThreadLocalConfigOption(key, value) }
-        }
-        return try body()
+        try GDALRuntime.withThreadLocalOptions(options, body)
     }
 }
