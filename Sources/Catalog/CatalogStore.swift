@@ -256,15 +256,6 @@ public final class CatalogStore: @unchecked Sendable {
         }
     }
 
-    /// The catalog's revision (changes with every item added or removed) and then the items matching
-    /// `query`: read in that order, so content is never older than the revision given with it.
-    public func revisionAndItems(in name: CatalogName, query: ItemQuery) throws -> (revision: String, items: [CatalogItem]) {
-        try locked {
-            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
-            let revision = try revisionLocked(table: info.tableName, createdAt: info.createdAt)
-            return (revision, try pageLocked(info, query).items)
-        }
-    }
 
     /// What a map tile needs, under one look-up of the catalog: its revision, then either whether
     /// any footprint intersects `query.bbox` (when `fromOverview` says the tile is drawn from the
@@ -291,6 +282,16 @@ public final class CatalogStore: @unchecked Sendable {
         try locked {
             guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
             return try revisionLocked(table: info.tableName, createdAt: info.createdAt)
+        }
+    }
+
+    /// The catalog's revision (changes with every item added or removed) and then the item `id` (nil
+    /// when there is none): read in that order, so content is never older than the revision given with it.
+    public func revisionAndItem(id: String, in name: CatalogName) throws -> (revision: String, item: CatalogItem?) {
+        try locked {
+            guard let info = try registrationLocked(name) else { throw CatalogError.notFound("catalog \(name)") }
+            let revision = try revisionLocked(table: info.tableName, createdAt: info.createdAt)
+            return (revision, try pageLocked(info, ItemQuery(condition: "id = \(sqlLiteral(id))", limit: 1)).items.first)
         }
     }
 

@@ -167,15 +167,7 @@ struct OverviewPlan {
         height = max(1, Int(((maxY - minY) / resolution).rounded()))
         bands = first.map { BandSummary(dataType: $0.dataType, colorInterpretation: $0.colorInterpretation,
                                         nodata: nil, palette: $0.palette) }
-        var ranges: [Int: [Double]] = [:]
-        for item in items {
-            for (index, band) in (item.system.bands ?? []).filter({ !$0.isAlpha }).enumerated() {
-                guard let low = band.percentile2 ?? band.minimum, let high = band.percentile98 ?? band.maximum else { continue }
-                let current = ranges[index + 1] ?? [low, high]
-                ranges[index + 1] = [min(current[0], low), max(current[1], high)]
-            }
-        }
-        statistics = ranges
+        statistics = TileService.catalogStretch(of: items).mapValues { [$0.lowerBound, $0.upperBound] }
     }
 
     var isPaletted: Bool { bands.first?.palette != nil }
@@ -255,7 +247,7 @@ private final class DescriptionCache: @unchecked Sendable {
               let data = FileManager.default.contents(atPath: paths.description),
               let record = try? JSONDecoder().decode(OverviewRecord.self, from: data),
               let maxZoom = record.maxZoom, let bands = record.bands else { return nil }
-        let statistics = record.statistics?.compactMapValues { $0.count == 2 && $0[0] <= $0[1] ? $0[0]...max($0[1], $0[0] + 1) : nil }
+        let statistics = record.statistics?.compactMapValues { $0.count == 2 && $0[0] < $0[1] ? $0[0]...$0[1] : nil }
         let overview = Overview(path: paths.image, bands: bands, statistics: statistics, maxZoom: maxZoom)
         lock.withLock {
             if entries.count > 1024 { entries.removeAll() }

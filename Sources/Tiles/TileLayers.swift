@@ -9,8 +9,7 @@ extension TileService {
         -> TileLayerDescription {
         let items = try await workers.run(for: catalog.namespace) { [store] _ in
             if let item {
-                let query = ItemQuery(condition: "id = \(Self.quoted(item))", limit: 1)
-                guard let found = try store.revisionAndItems(in: catalog, query: query).items.first else {
+                guard let found = try store.revisionAndItem(id: item, in: catalog).item else {
                     throw CatalogError.notFound("item \(item)")
                 }
                 return [found]

@@ -81,9 +81,8 @@ public final class TileService: Sendable {
     public func itemTile(_ catalog: CatalogName, id: String, tile: TileCoordinate, name: TileName,
                          options: RenderOptions, ifNoneMatch: String?) async throws -> Reply {
         try await workers.run(for: catalog.namespace) { [self] cache in
-            let query = ItemQuery(condition: "id = \(Self.quoted(id))", limit: 1)
-            let (revision, items) = try store.revisionAndItems(in: catalog, query: query)
-            guard let item = items.first else { throw CatalogError.notFound("item \(id)") }
+            let (revision, found) = try store.revisionAndItem(id: id, in: catalog)
+            guard let item = found else { throw CatalogError.notFound("item \(id)") }
             let tag = etag(revision, tile, name, options, extra: ["item", id])
             if matches(ifNoneMatch, tag) { return .notModified(etag: tag) }
             let renderer = TileRenderer(tile: tile, scale: name.scale, format: name.format, options: options)
@@ -98,6 +97,20 @@ public final class TileService: Sendable {
     /// Builds the overviews of catalogs that changed and settled (see `CatalogOverviews.refresh`).
     public func refreshOverviews() throws -> [CatalogName] {
         try overviews?.refresh(store: store, absolutePath: absolutePath) ?? []
+    }
+
+    /// Stretch ranges by band number over `items`: the lowest 2nd and highest 98th percentile (or
+    /// minimum and maximum) of each data band; a range of one value is widened by one.
+    static func catalogStretch(of items: [CatalogItem]) -> [Int: ClosedRange<Double>] {
+        var ranges: [Int: ClosedRange<Double>] = [:]
+        for item in items {
+            for (index, band) in (item.system.bands ?? []).filter({ !$0.isAlpha }).enumerated() {
+                guard let low = band.percentile2 ?? band.minimum, let high = band.percentile98 ?? band.maximum else { continue }
+                let current = ranges[index + 1]
+                ranges[index + 1] = min(low, current?.lowerBound ?? low)...max(high, current?.upperBound ?? high)
+            }
+        }
+        return ranges.mapValues { $0.lowerBound < $0.upperBound ? $0 : $0.lowerBound...($0.lowerBound + 1) }
     }
 
     /// Waits for tiles being drawn and stops the render threads.
@@ -136,8 +149,6 @@ public final class TileService: Sendable {
             return value == "*" || value == tag || value == "W/" + tag
         }
     }
-
-    static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 }
 
 public enum TileServiceError: Error, CustomStringConvertible {
@@ -254,15 +265,7 @@ private final class StatisticsCache: @unchecked Sendable {
     func ranges(_ catalog: CatalogName, revision: String, store: CatalogStore) throws -> [Int: ClosedRange<Double>] {
         let key = catalog.description
         if let entry = lock.withLock({ entries[key] }), entry.revision == revision { return entry.ranges }
-        var ranges: [Int: ClosedRange<Double>] = [:]
-        for item in try store.items(in: catalog) {
-            for (index, band) in (item.system.bands ?? []).filter({ !$0.isAlpha }).enumerated() {
-                guard let low = band.percentile2 ?? band.minimum, let high = band.percentile98 ?? band.maximum else { continue }
-                let current = ranges[index + 1]
-                let merged = min(low, current?.lowerBound ?? low)...max(high, current?.upperBound ?? high)
-                ranges[index + 1] = merged.lowerBound < merged.upperBound ? merged : merged.lowerBound...(merged.lowerBound + 1)
-            }
-        }
+        let ranges = TileService.catalogStretch(of: try store.items(in: catalog))
         lock.withLock { entries[key] = (revision, ranges) }
         return ranges
     }
